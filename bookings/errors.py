@@ -1,0 +1,43 @@
+"""Booking domain errors, each with its stable problem ``code``."""
+
+from common.problems import Conflict, InvalidRequest, InvalidTransition, NotFound
+
+__all__ = [
+    "AlreadyCancelled",
+    "InvalidTransition",
+    "NoPartnerAvailable",
+    "SlotBlocked",
+    "SlotInPast",
+    "SlotUnavailable",
+    "VariantNotOffered",
+]
+
+
+class SlotUnavailable(Conflict):
+    code = "slot_unavailable"
+    title = "The slot has no room left"
+
+
+class SlotBlocked(Conflict):
+    code = "slot_blocked"
+    title = "The slot is blocked by the partner"
+
+
+class SlotInPast(InvalidRequest):
+    code = "slot_in_past"
+    title = "The slot has already started"
+
+
+class VariantNotOffered(InvalidRequest):
+    code = "variant_not_offered"
+    title = "The partner does not offer this service variant"
+
+
+class NoPartnerAvailable(NotFound):
+    code = "no_partner_available"
+    title = "No partner is available"
+
+
+class AlreadyCancelled(Conflict):
+    code = "already_cancelled"
+    title = "The booking is already cancelled"

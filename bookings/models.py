@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class BookingStatus(models.TextChoices):
+    PENDING_PAYMENT = "PENDING_PAYMENT", "Pending payment"
+    CONFIRMED = "CONFIRMED", "Confirmed"
+    PAYMENT_FAILED = "PAYMENT_FAILED", "Payment failed"
+    EXPIRED = "EXPIRED", "Expired"
+    CANCELLED = "CANCELLED", "Cancelled"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    AWAITING_COMPLETION = "AWAITING_COMPLETION", "Awaiting completion"
+    COMPLETED = "COMPLETED", "Completed"
+
+
+# States in which the booking holds seats of its slot.
+SEAT_HOLDING_STATUSES = (
+    BookingStatus.PENDING_PAYMENT,
+    BookingStatus.CONFIRMED,
+    BookingStatus.IN_PROGRESS,
+    BookingStatus.AWAITING_COMPLETION,
+    BookingStatus.COMPLETED,
+)
+
+
+class Booking(models.Model):
+    """A customer's booking of ``quantity`` seats of a slot, at a variant's price."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
+    )
+    slot = models.ForeignKey("partners.Slot", on_delete=models.PROTECT, related_name="bookings")
+    # Denormalised from the slot so partner listings need no join.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="bookings"
+    )
+    variant = models.ForeignKey(
+        "partners.ServiceVariant", on_delete=models.PROTECT, related_name="bookings"
+    )
+    quantity = models.PositiveIntegerField(default=1)
+    amount_minor = models.PositiveIntegerField(help_text="Total in minor units.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=24, choices=BookingStatus.choices, default=BookingStatus.PENDING_PAYMENT
+    )
+    # True while the booking's seats are counted in slot.booked; flipped in the same
+    # conditional UPDATE that releases or re-takes them, so seats move exactly once.
+    holds_seats = models.BooleanField(default=True)
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    assigned_staff = models.ForeignKey(
+        "partners.Staff",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="booking_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="booking_customer_idx"),
+            models.Index(fields=["partner", "-created_at"], name="booking_partner_idx"),
+            models.Index(
+                fields=["hold_expires_at"],
+                name="booking_pending_hold_idx",
+                condition=Q(status="PENDING_PAYMENT"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking #{self.pk} ({self.status})"
+
+
+class BookingEvent(models.Model):
+    """One step of a booking's timeline (audit log)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    kind = models.CharField(
+        max_length=40, default="transition", help_text="transition, staff_assigned, note ..."
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    actor_label = models.CharField(
+        max_length=64, blank=True, help_text="Who acted when not a user: system, razorpay ..."
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["booking", "at"], name="booking_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.from_status} -> {self.to_status}"

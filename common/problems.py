@@ -1,0 +1,196 @@
+"""RFC 9457 problem details: the one place errors become responses.
+
+Domain code raises :class:`DomainError` subclasses (``SlotUnavailable``,
+``InvalidTransition`` ...) with a stable machine ``code``; DRF's own exceptions
+and Django's 404/permission errors are mapped here too, so every error of the
+API has the same shape::
+
+    {"type", "title", "status", "detail", "code", "errors"?}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, IntegrityError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://slotwise.dev/problems/"
+
+
+class DomainError(Exception):
+    """Base of every business-rule error; subclasses set ``status`` and ``code``."""
+
+    status: int = status.HTTP_409_CONFLICT
+    code: str = "conflict"
+    title: str = "Conflict"
+
+    def __init__(self, detail: str | None = None, *, errors: dict | None = None) -> None:
+        self.detail = detail or self.title
+        self.errors = errors
+        super().__init__(self.detail)
+
+
+class Conflict(DomainError):
+    status = status.HTTP_409_CONFLICT
+    code = "conflict"
+    title = "Conflict"
+
+
+class NotFound(DomainError):
+    status = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    title = "Not found"
+
+
+class InvalidRequest(DomainError):
+    """Input that is well-formed but breaks a business rule (not a field-level error)."""
+
+    status = status.HTTP_400_BAD_REQUEST
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class Unprocessable(DomainError):
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "unprocessable"
+    title = "Unprocessable request"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "The booking is not in a state that allows this"
+
+
+# DRF exception class -> (code, title). Order matters: subclasses first.
+_DRF_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
+    (exceptions.ParseError, "malformed_request", "Malformed request"),
+    (exceptions.ValidationError, "validation_error", "Invalid input"),
+    (exceptions.NotAuthenticated, "not_authenticated", "Authentication required"),
+    (exceptions.AuthenticationFailed, "authentication_failed", "Authentication failed"),
+    (exceptions.PermissionDenied, "permission_denied", "Permission denied"),
+    (exceptions.NotFound, "not_found", "Not found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
+    (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
+    (exceptions.Throttled, "throttled", "Too many requests"),
+]
+
+
+def problem_body(
+    *, status_code: int, code: str, title: str, detail: str, errors: Any = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    *, status_code: int, code: str, title: str, detail: str, errors: Any = None
+) -> Response:
+    return Response(
+        problem_body(status_code=status_code, code=code, title=title, detail=detail, errors=errors),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def problem_json_response(*, status_code: int, code: str, title: str, detail: str) -> JsonResponse:
+    """Problem details for plain Django views (404/500 handlers, health, webhooks)."""
+    return JsonResponse(
+        problem_body(status_code=status_code, code=code, title=title, detail=detail),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _first_message(errors: Any) -> str:
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(errors, list) and errors:
+        return _first_message(errors[0])
+    return str(errors)
+
+
+def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every error becomes problem details."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return problem_response(
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            errors=exc.errors,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        code, title = "error", "Error"
+        for exc_class, exc_code, exc_title in _DRF_CODES:
+            if isinstance(exc, exc_class):
+                code, title = exc_code, exc_title
+                break
+        errors = None
+        if isinstance(exc, exceptions.ValidationError):
+            errors = (
+                exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            )
+            detail = _first_message(errors)
+        else:
+            detail = str(exc.detail)
+        response = problem_response(
+            status_code=exc.status_code, code=code, title=title, detail=detail, errors=errors
+        )
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response["Retry-After"] = str(int(exc.wait))
+        if getattr(exc, "auth_header", None):
+            response["WWW-Authenticate"] = exc.auth_header
+        return response
+
+    set_rollback()
+    if isinstance(exc, IntegrityError):
+        # A constraint caught what the service layer did not: report a conflict, not a crash.
+        logger.warning("integrity error in %s: %s", context.get("view"), exc)
+        return problem_response(
+            status_code=409,
+            code="conflict",
+            title="Conflict",
+            detail="The request conflicts with the current state of the resource.",
+        )
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error in %s", context.get("view"))
+        return problem_response(
+            status_code=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail="A backing service failed; try again shortly.",
+        )
+    logger.exception("unhandled error in %s", context.get("view"))
+    return problem_response(
+        status_code=500,
+        code="server_error",
+        title="Server error",
+        detail="An unexpected error occurred.",
+    )

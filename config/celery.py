@@ -1,0 +1,27 @@
+"""The Celery app (``celery -A config worker -B``).
+
+Periodic tasks are declared here in one table so operators see the whole
+schedule in one place.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("config")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "expire-booking-holds": {
+        "task": "bookings.tasks.expire_holds",
+        "schedule": 60.0,
+    },
+    "purge-idempotency-keys": {
+        "task": "common.tasks.purge_expired_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
+}

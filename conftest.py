@@ -1,0 +1,57 @@
+"""Shared pytest fixtures. Tests run against real PostgreSQL and Redis (see Makefile)."""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.factories import CustomerFactory, PartnerUserFactory, SupportUserFactory
+
+
+def pytest_configure(config):
+    # The suite's concurrency and constraint tests mean nothing on SQLite or locmem.
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine or "redis" not in settings.CACHES["default"]["BACKEND"]:
+        raise pytest.UsageError(
+            "Tests need PostgreSQL and Redis: run `make test` (sets DATABASE_URL and REDIS_URL)."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttle counters and other cached state must not leak between tests.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def authed_client(user) -> APIClient:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory()
+
+
+@pytest.fixture
+def partner_user(db):
+    return PartnerUserFactory()
+
+
+@pytest.fixture
+def support_user(db):
+    return SupportUserFactory()
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return authed_client(customer)

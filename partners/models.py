@@ -1,0 +1,151 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class City(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, help_text="IANA time zone, e.g. Asia/Kolkata")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "cities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceVariant(models.Model):
+    """A priced tier of a service (Basic/Premium/Express). Money in minor units."""
+
+    class Tier(models.TextChoices):
+        BASIC = "basic", "Basic"
+        PREMIUM = "premium", "Premium"
+        EXPRESS = "express", "Express"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=120)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.BASIC)
+    price_minor = models.PositiveIntegerField(help_text="Price in minor units (paise, cents).")
+    currency = models.CharField(max_length=3, default="INR")
+    duration_minutes = models.PositiveIntegerField(default=60)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["service_id", "price_minor", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "tier"], name="variant_unique_tier"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gt=0), name="variant_duration_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.name} – {self.name}"
+
+
+class Partner(models.Model):
+    """A service provider in one city."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="partner",
+    )
+    name = models.CharField(max_length=150)
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="partners")
+    services = models.ManyToManyField(Service, related_name="partners", blank=True)
+    rating = models.DecimalField(max_digits=3, decimal_places=2, default=0)
+    verified = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    webhook_url = models.URLField(blank=True)
+    webhook_secret = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["city", "active", "verified"], name="partner_city_active_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=0) & Q(rating__lte=5), name="partner_rating_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Staff(models.Model):
+    """A service person working for a partner."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="staff")
+    name = models.CharField(max_length=150)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "staff"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.partner})"
+
+
+class Slot(models.Model):
+    """Bookable time of a partner. The row is the inventory: ``booked <= capacity``."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="slots")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    capacity = models.PositiveIntegerField(default=1)
+    booked = models.PositiveIntegerField(default=0)
+    blocked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(booked__gte=0) & Q(booked__lte=F("capacity")),
+                name="slot_booked_within_capacity",
+            ),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="slot_end_after_start"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="slot_capacity_positive"),
+        ]
+        indexes = [
+            # Listing a partner's slots by time, and the overlap check on create.
+            models.Index(fields=["partner", "start"], name="slot_partner_start_idx"),
+            # Assignment: open slots by time; rows leave the index when full or blocked.
+            models.Index(
+                fields=["start", "partner"],
+                name="slot_open_start_idx",
+                condition=Q(blocked=False) & Q(booked__lt=F("capacity")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def available(self) -> int:
+        return 0 if self.blocked else max(self.capacity - self.booked, 0)

@@ -1,0 +1,82 @@
+from django.db import models
+
+
+class Gateway(models.TextChoices):
+    RAZORPAY = "razorpay", "Razorpay"
+    STRIPE = "stripe", "Stripe"
+    SANDBOX = "sandbox", "Sandbox"
+
+
+class Payment(models.Model):
+    """The gateway order/session of one booking (one per booking)."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        CAPTURED = "captured", "Captured"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+    booking = models.OneToOneField(
+        "bookings.Booking", on_delete=models.PROTECT, related_name="payment"
+    )
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    order_id = models.CharField(max_length=255, unique=True, help_text="Order or session id.")
+    payment_id = models.CharField(max_length=255, blank=True, db_index=True)
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    captured_amount_minor = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATED)
+    checkout_url = models.URLField(max_length=1000, blank=True)
+    # Amount/currency mismatches and other anomalies support must look at.
+    flagged = models.BooleanField(default=False, db_index=True)
+    flag_reason = models.CharField(max_length=255, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="Gateway's order response.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.order_id}"
+
+
+class WebhookEvent(models.Model):
+    """Ledger of every verified incoming gateway event, claimed before it is processed."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FLAGGED = "flagged", "Flagged"
+        FAILED = "failed", "Failed"
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    raw_body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    detail = models.TextField(blank=True)
+    booking = models.ForeignKey(
+        "bookings.Booking",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_events",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "event_id"], name="webhook_event_unique_per_gateway"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.event_type}:{self.event_id}"

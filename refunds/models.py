@@ -1,0 +1,150 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def default_tiers() -> list[dict]:
+    """DESIGN.md default: >=24 h 100 %, 12-24 h 50 %, under 12 h 0 %."""
+    return [
+        {"min_hours_before": 24, "percent": 100},
+        {"min_hours_before": 12, "percent": 50},
+        {"min_hours_before": 0, "percent": 0},
+    ]
+
+
+class RefundPolicy(models.Model):
+    """Refund tiers as data, editable by support staff; refunds record the version used."""
+
+    name = models.CharField(max_length=100, default="Default")
+    version = models.PositiveIntegerField(unique=True)
+    active = models.BooleanField(default=False)
+    tiers = models.JSONField(
+        default=default_tiers,
+        help_text="List of {min_hours_before, percent}, highest threshold first.",
+    )
+    provider_cancel_percent = models.PositiveSmallIntegerField(default=100)
+    unassigned_percent = models.PositiveSmallIntegerField(
+        default=100, help_text="Customer cancels before any staff member is assigned."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "refund policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=Q(active=True), name="one_active_refund_policy"
+            ),
+            models.CheckConstraint(
+                condition=Q(provider_cancel_percent__lte=100) & Q(unassigned_percent__lte=100),
+                name="refund_policy_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        NOT_REQUIRED = "not_required", "Not required"
+
+    class Source(models.TextChoices):
+        CANCELLATION = "cancellation", "Cancellation"
+        LATE_CAPTURE = "late_capture", "Late capture"
+        MANUAL = "manual", "Manual (support)"
+        DISPUTE = "dispute", "Dispute resolution"
+
+    booking = models.ForeignKey(
+        "bookings.Booking", on_delete=models.PROTECT, related_name="refunds"
+    )
+    payment = models.ForeignKey(
+        "payments.Payment", on_delete=models.PROTECT, related_name="refunds", null=True, blank=True
+    )
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    gateway_refund_id = models.CharField(max_length=255, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent__isnull=True) | Q(percent__lte=100), name="refund_percent_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.pk} {self.amount_minor} {self.currency} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"slotwise-refund-{self.pk}"
+
+
+class Dispute(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED_REFUND = "resolved_refund", "Resolved with refund"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        GATEWAY = "gateway", "Gateway"
+
+    booking = models.ForeignKey(
+        "bookings.Booking", on_delete=models.PROTECT, related_name="disputes"
+    )
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="disputes_raised",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CUSTOMER)
+    gateway_dispute_id = models.CharField(max_length=255, blank=True)
+    reason = models.TextField()
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="disputes_resolved",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    refund = models.OneToOneField(
+        Refund, on_delete=models.SET_NULL, null=True, blank=True, related_name="dispute"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking"], condition=Q(status="open"), name="one_open_dispute_per_booking"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute #{self.pk} on booking {self.booking_id} ({self.status})"
