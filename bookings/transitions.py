@@ -17,6 +17,7 @@ from django.db.models import F
 
 from bookings.errors import InvalidTransition
 from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.signals import booking_status_changed
 from partners.models import Slot
 
 # Allowed moves (DESIGN.md). Used for validation and documentation; callers still
@@ -121,7 +122,16 @@ def transition_booking(
         reason=reason,
         data=data,
     )
-    return Booking.objects.get(pk=booking_id), previous_status
+    booking = Booking.objects.get(pk=booking_id)
+    booking_status_changed.send(
+        sender=Booking,
+        booking=booking,
+        from_status=previous_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+    )
+    return booking, previous_status
 
 
 def take_seats(*, slot_id: int, quantity: int) -> bool:

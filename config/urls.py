@@ -8,6 +8,7 @@ api_v1 = [
     path("auth/", include("accounts.urls")),
     path("", include("partners.urls")),
     path("", include("bookings.urls")),
+    path("", include("bookings.service_day_urls")),
     path("", include("payments.urls")),
     path("", include("otp.urls")),
     path("", include("refunds.urls")),
