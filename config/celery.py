@@ -20,6 +20,14 @@ app.conf.beat_schedule = {
         "task": "bookings.tasks.expire_holds",
         "schedule": 60.0,
     },
+    "dispatch-outbox": {
+        "task": "notifications.tasks.dispatch_outbox",
+        "schedule": 30.0,
+    },
+    "enqueue-booking-reminders": {
+        "task": "notifications.tasks.enqueue_booking_reminders",
+        "schedule": 300.0,
+    },
     "purge-idempotency-keys": {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),

@@ -188,6 +188,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "accounts.models.Role.choices",
+        "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -206,6 +210,13 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled in config/celery.py from each app's sc
 # --- Domain knobs ---------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
+# HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
+OTP_HASH_KEY = env_str("OTP_HASH_KEY")
+# At most OTP_ISSUE_LIMIT codes per booking and purpose per OTP_ISSUE_WINDOW_MINUTES.
+OTP_ISSUE_LIMIT = env_int("OTP_ISSUE_LIMIT", 3)
+OTP_ISSUE_WINDOW_MINUTES = env_int("OTP_ISSUE_WINDOW_MINUTES", 10)
+BOOKING_REMINDER_MINUTES = env_int("BOOKING_REMINDER_MINUTES", 120)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")

@@ -18,6 +18,8 @@ class OutboxMessage(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Not sent because it no longer applied (e.g. a code for a booking that moved on).
+        SKIPPED = "skipped", "Skipped"
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
     kind = models.CharField(max_length=64, help_text="booking_confirmed, otp_issued, ...")
@@ -25,6 +27,8 @@ class OutboxMessage(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Set for messages that must exist at most once (e.g. the reminder of a booking).
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     booking = models.ForeignKey(
         "bookings.Booking",
         on_delete=models.SET_NULL,

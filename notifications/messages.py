@@ -1,0 +1,114 @@
+"""The texts of the notifications, by kind.
+
+Texts are rendered when the outbox row is written (so the row shows exactly what
+will be sent), except one-time codes: those are rendered by the dispatcher at
+delivery time, because the plain code must never be stored (see
+``notifications.delivery``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    subject: str
+    body: str
+    sms: str
+
+
+class Kind:
+    BOOKING_CONFIRMED = "booking_confirmed"
+    BOOKING_REMINDER = "booking_reminder"
+    BOOKING_CANCELLED = "booking_cancelled"
+    REFUND = "refund"
+    OTP_ARRIVAL = "otp_arrival"
+    OTP_COMPLETION = "otp_completion"
+
+
+TEMPLATES: dict[str, MessageTemplate] = {
+    Kind.BOOKING_CONFIRMED: MessageTemplate(
+        subject="Booking #{booking_id} confirmed",
+        body=(
+            "Your booking #{booking_id} for {service} with {partner} on {start} is confirmed.\n"
+            "You will receive an arrival code to give to the service person when they arrive."
+        ),
+        sms="Slotwise: booking #{booking_id} with {partner} on {start} is confirmed.",
+    ),
+    Kind.BOOKING_REMINDER: MessageTemplate(
+        subject="Reminder: booking #{booking_id} starts at {start}",
+        body="Your booking #{booking_id} for {service} with {partner} starts at {start}.",
+        sms="Slotwise reminder: booking #{booking_id} with {partner} starts at {start}.",
+    ),
+    Kind.BOOKING_CANCELLED: MessageTemplate(
+        subject="Booking #{booking_id} cancelled",
+        body=(
+            "Your booking #{booking_id} for {service} with {partner} on {start} was cancelled."
+            "{reason_line}"
+        ),
+        sms="Slotwise: booking #{booking_id} on {start} was cancelled.",
+    ),
+    Kind.REFUND: MessageTemplate(
+        subject="Refund for booking #{booking_id}: {refund_status}",
+        body="Refund of {refund_amount} for booking #{booking_id}: {refund_status}.",
+        sms="Slotwise: refund of {refund_amount} for booking #{booking_id}: {refund_status}.",
+    ),
+    Kind.OTP_ARRIVAL: MessageTemplate(
+        subject="Your arrival code for booking #{booking_id}",
+        body=(
+            "Your arrival code for booking #{booking_id} is {code}.\n"
+            "Give it to the service person when they arrive. It expires in {ttl} minutes."
+        ),
+        sms="Slotwise arrival code for booking #{booking_id}: {code} (valid {ttl} min).",
+    ),
+    Kind.OTP_COMPLETION: MessageTemplate(
+        subject="Completion code for booking #{booking_id}",
+        body=(
+            "The completion code for booking #{booking_id} is {code}.\n"
+            "The customer confirms the job is done by entering it. It expires in {ttl} minutes."
+        ),
+        sms="Slotwise completion code for booking #{booking_id}: {code} (valid {ttl} min).",
+    ),
+}
+
+OTP_KINDS = {Kind.OTP_ARRIVAL: "arrival", Kind.OTP_COMPLETION: "completion"}
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
+
+
+def booking_context(booking) -> dict[str, Any]:
+    """The fields every booking message may use, with times in the city's time zone."""
+    slot = booking.slot
+    tz = ZoneInfo(booking.partner.city.time_zone or "UTC")
+    return {
+        "booking_id": booking.pk,
+        "service": booking.variant.service.name,
+        "variant": booking.variant.name,
+        "partner": booking.partner.name,
+        "start": slot.start.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def template_for(kind: str, context: dict[str, Any]) -> MessageTemplate:
+    """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context."""
+    if kind in TEMPLATES:
+        return TEMPLATES[kind]
+    if "subject" in context and "message" in context:
+        return MessageTemplate(subject="{subject}", body="{message}", sms="{message}")
+    raise ValueError(f"Unknown notification kind {kind!r} (pass subject and message).")
+
+
+def derived_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Fill presentational fields from raw ones (money, optional reason line)."""
+    full = dict(context)
+    if "amount" in full and "currency" in full:
+        full.setdefault("refund_amount", format_money(int(full["amount"]), full["currency"]))
+    full.setdefault("refund_status", full.get("status", ""))
+    reason = full.get("reason") or ""
+    full.setdefault("reason_line", f"\nReason: {reason}" if reason else "")
+    return full

@@ -1,0 +1,165 @@
+"""One-time codes for the arrival and completion steps of a booking.
+
+Guarantees:
+
+* Codes are 6 digits from ``secrets`` (a CSPRNG). Only ``HMAC-SHA256(key,
+  "booking:purpose:code")`` is stored; the key is ``settings.OTP_HASH_KEY`` or,
+  when that is empty, derived from ``SECRET_KEY``. Comparison is constant-time.
+* A code expires after ``OTP_TTL_MINUTES``, is used at most once, and dies after
+  ``MAX_WRONG_ATTEMPTS`` wrong guesses. Issuing a code supersedes the previous
+  active code of the same booking and purpose.
+* Issuing is rate-limited per booking and purpose (``OTP_ISSUE_LIMIT`` per
+  ``OTP_ISSUE_WINDOW_MINUTES``), counted in the database under the booking's row
+  lock, so concurrent requests cannot exceed it.
+* The plain code leaves this module only towards the outgoing message
+  (``notifications.delivery``): :func:`request_code` queues a message that asks the
+  dispatcher to call :func:`issue_code` at send time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from notifications.models import OutboxMessage
+from otp.errors import OtpExpired, OtpInvalid, OtpLocked, OtpNotIssued, OtpNotNeeded, OtpRateLimited
+from otp.models import BookingOtp, OtpPurpose
+
+MAX_WRONG_ATTEMPTS = 5
+CODE_DIGITS = 6
+
+# The booking status in which a code of each purpose can be issued and used.
+STATUS_FOR_PURPOSE = {
+    OtpPurpose.ARRIVAL: BookingStatus.CONFIRMED,
+    OtpPurpose.COMPLETION: BookingStatus.AWAITING_COMPLETION,
+}
+
+
+def _hash_key() -> bytes:
+    configured = getattr(settings, "OTP_HASH_KEY", "")
+    if configured:
+        return configured.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"slotwise.otp.hash-key", hashlib.sha256).digest()
+
+
+def hash_code(*, booking_id: int, purpose: str, code: str) -> str:
+    """The stored form of a code: bound to its booking and purpose."""
+    message = f"{booking_id}:{purpose}:{code}".encode()
+    return hmac.new(_hash_key(), message, hashlib.sha256).hexdigest()
+
+
+def request_code(
+    *, booking: Booking, purpose: str, recipient, enforce_limit: bool = True
+) -> OutboxMessage:
+    """Queue the delivery of a fresh ``purpose`` code for ``booking`` to ``recipient``.
+
+    Atomic (joins the caller's transaction): counts the codes requested for this
+    booking and purpose in the window under the booking's row lock and raises
+    :class:`OtpRateLimited` (429) at the limit when ``enforce_limit``; system-issued
+    codes (on confirmation, on mark-complete) pass ``enforce_limit=False`` but still
+    count. The code itself is generated when the message is sent.
+    """
+    from notifications.services import queue_otp_message
+
+    with transaction.atomic():
+        Booking.objects.select_for_update().filter(pk=booking.pk).values_list("pk").first()
+        window_start = timezone.now() - timedelta(
+            minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
+        )
+        recent = OutboxMessage.objects.filter(
+            booking=booking, kind=f"otp_{purpose}", created_at__gte=window_start
+        ).count()
+        if enforce_limit and recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
+            raise OtpRateLimited()
+        return queue_otp_message(booking=booking, purpose=purpose, recipient=recipient)
+
+
+@transaction.atomic
+def issue_code(*, booking_id: int, purpose: str) -> str:
+    """Create a new code for the booking's step and return it (plain, for sending only).
+
+    Supersedes the previous unused code of the same purpose in the same transaction,
+    under the booking's row lock (so two concurrent issues leave one active code).
+    Raises :class:`OtpNotNeeded` when the booking is not at the step of ``purpose``.
+    Never log or store the returned value.
+    """
+    status = (
+        Booking.objects.select_for_update()
+        .filter(pk=booking_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status != STATUS_FOR_PURPOSE[purpose]:
+        raise OtpNotNeeded(f"booking {booking_id} is {status}; no {purpose} code is needed")
+    now = timezone.now()
+    BookingOtp.objects.filter(
+        booking_id=booking_id, purpose=purpose, used_at__isnull=True, superseded_at__isnull=True
+    ).update(superseded_at=now)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    BookingOtp.objects.create(
+        booking_id=booking_id,
+        purpose=purpose,
+        code_hash=hash_code(booking_id=booking_id, purpose=purpose, code=code),
+        expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+    )
+    return code
+
+
+def check_code(*, booking_id: int, purpose: str, code: str) -> int:
+    """Check ``code`` against the booking's active code; returns the code's id.
+
+    A wrong code counts one attempt with an ``F()`` increment that commits on its own
+    (call this OUTSIDE a transaction, so the count survives the failed request), then
+    raises :class:`OtpInvalid`. Raises :class:`OtpNotIssued`, :class:`OtpExpired`,
+    :class:`OtpLocked` for a missing, expired or dead code. Does not consume the code:
+    :func:`consume_code` does, in the transaction of the step it unlocks.
+    """
+    active = (
+        BookingOtp.objects.filter(
+            booking_id=booking_id,
+            purpose=purpose,
+            used_at__isnull=True,
+            superseded_at__isnull=True,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if active is None:
+        raise OtpNotIssued()
+    if active.attempts >= MAX_WRONG_ATTEMPTS:
+        raise OtpLocked()
+    if active.expires_at <= timezone.now():
+        raise OtpExpired()
+    expected = hash_code(booking_id=booking_id, purpose=purpose, code=code)
+    if not hmac.compare_digest(active.code_hash, expected):
+        BookingOtp.objects.filter(pk=active.pk, attempts__lt=MAX_WRONG_ATTEMPTS).update(
+            attempts=F("attempts") + 1
+        )
+        left = max(MAX_WRONG_ATTEMPTS - active.attempts - 1, 0)
+        raise OtpInvalid(f"The code is not valid; {left} attempt(s) left.")
+    return active.pk
+
+
+def consume_code(*, otp_id: int) -> None:
+    """Mark a checked code used: one conditional UPDATE, so exactly one caller wins.
+
+    Call inside the transaction that performs the step the code unlocks; raises
+    :class:`OtpInvalid` when the code was used, superseded, locked or expired meanwhile.
+    """
+    used = BookingOtp.objects.filter(
+        pk=otp_id,
+        used_at__isnull=True,
+        superseded_at__isnull=True,
+        attempts__lt=MAX_WRONG_ATTEMPTS,
+        expires_at__gt=timezone.now(),
+    ).update(used_at=timezone.now())
+    if used != 1:
+        raise OtpInvalid("The code is no longer valid.")
