@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from accounts import views
+
+urlpatterns = [
+    path("register", views.RegisterView.as_view(), name="auth-register"),
+    path("token", views.TokenView.as_view(), name="auth-token"),
+    path("token/refresh", views.TokenRefresh.as_view(), name="auth-token-refresh"),
+    path("me", views.MeView.as_view(), name="auth-me"),
+]

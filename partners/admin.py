@@ -1,1 +1,124 @@
-from django.contrib import admin  # noqa: F401
+from django.contrib import admin, messages
+from django.db.models import F, QuerySet
+
+from partners import services
+from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
+
+
+@admin.register(City)
+class CityAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "time_zone")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class ServiceVariantInline(admin.TabularInline):
+    model = ServiceVariant
+    extra = 0
+    fields = ("name", "tier", "price_minor", "price", "currency", "duration_minutes", "active")
+    readonly_fields = ("price",)
+
+    @admin.display(description="Price")
+    def price(self, variant: ServiceVariant) -> str:
+        if variant.price_minor is None:
+            return "-"
+        return format_money(variant.price_minor, variant.currency)
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "active", "variant_count")
+    list_filter = ("active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [ServiceVariantInline]
+
+    @admin.display(description="Variants")
+    def variant_count(self, service: Service) -> int:
+        return service.variants.count()
+
+
+class StaffInline(admin.TabularInline):
+    model = Staff
+    extra = 0
+    fields = ("name", "phone", "email", "active")
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ("name", "city", "user", "rating", "verified", "active", "created_at")
+    list_filter = ("city", "verified", "active", "services")
+    search_fields = ("name", "user__email", "city__name")
+    list_select_related = ("city", "user")
+    autocomplete_fields = ("user",)
+    filter_horizontal = ("services",)
+    readonly_fields = ("created_at",)
+    inlines = [StaffInline]
+    actions = ["verify", "deactivate"]
+
+    @admin.action(description="Verify selected partners")
+    def verify(self, request, queryset: QuerySet[Partner]) -> None:
+        count = services.verify_partners(partner_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} partner(s) verified.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected partners")
+    def deactivate(self, request, queryset: QuerySet[Partner]) -> None:
+        count = services.deactivate_partners(partner_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} partner(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Staff)
+class StaffAdmin(admin.ModelAdmin):
+    list_display = ("name", "partner", "phone", "email", "active")
+    list_filter = ("active", "partner__city", "partner")
+    search_fields = ("name", "phone", "email", "partner__name")
+    list_select_related = ("partner",)
+    autocomplete_fields = ("partner",)
+
+
+class AvailabilityFilter(admin.SimpleListFilter):
+    title = "availability"
+    parameter_name = "availability"
+
+    def lookups(self, request, model_admin):
+        return [("available", "Available"), ("full", "Full"), ("blocked", "Blocked")]
+
+    def queryset(self, request, queryset: QuerySet[Slot]) -> QuerySet[Slot]:
+        if self.value() == "available":
+            return queryset.filter(blocked=False, booked__lt=F("capacity"))
+        if self.value() == "full":
+            return queryset.filter(blocked=False, booked__gte=F("capacity"))
+        if self.value() == "blocked":
+            return queryset.filter(blocked=True)
+        return queryset
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ("id", "partner", "start", "end", "capacity", "booked", "available", "blocked")
+    list_filter = (
+        AvailabilityFilter,
+        ("start", admin.DateFieldListFilter),
+        "partner__city",
+        "partner",
+    )
+    search_fields = ("partner__name",)
+    date_hierarchy = "start"
+    list_select_related = ("partner",)
+    autocomplete_fields = ("partner",)
+    # Seats are inventory changed only by bookings (under the CHECK constraint), never by hand.
+    readonly_fields = ("booked", "created_at")
+    actions = ["block"]
+
+    @admin.display(description="Available")
+    def available(self, slot: Slot) -> int:
+        return slot.available
+
+    @admin.action(description="Block selected slots")
+    def block(self, request, queryset: QuerySet[Slot]) -> None:
+        count = services.block_slots(slot_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} slot(s) blocked.", messages.SUCCESS)

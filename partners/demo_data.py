@@ -1,0 +1,217 @@
+"""Demo catalog for the embedded default: cities, services, partners, staff, slots, logins.
+
+Every function is idempotent (get_or_create / update_or_create, slots only where none
+overlap), so ``load_demo_data`` can run on every ``make run``. Other apps add their own demo
+rows by defining ``<app>/demo_data.py`` with ``load_demo_data(*, stdout)``; the management
+command calls each after this one.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from partners import services
+from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+
+DEMO_PASSWORD = "slotwise-demo"  # noqa: S105 - printed demo credential, embedded mode only
+CUSTOMER_EMAIL = "customer@example.com"
+PARTNER_EMAIL = "partner@example.com"
+SUPPORT_EMAIL = "support@example.com"
+
+CITIES = [
+    ("Bengaluru", "bengaluru", "Asia/Kolkata"),
+    ("Mumbai", "mumbai", "Asia/Kolkata"),
+    ("Delhi", "delhi", "Asia/Kolkata"),
+]
+
+# slug -> (name, description, {tier: (price in paise, duration minutes)})
+SERVICES = {
+    "home-cleaning": (
+        "Home Cleaning",
+        "Deep cleaning of a flat or house.",
+        {"basic": (49900, 120), "premium": (89900, 180), "express": (69900, 90)},
+    ),
+    "ac-repair": (
+        "AC Service & Repair",
+        "Servicing, gas top-up and repair of split and window ACs.",
+        {"basic": (39900, 60), "premium": (79900, 90), "express": (59900, 45)},
+    ),
+    "salon-at-home": (
+        "Salon at Home",
+        "Haircut, grooming and beauty services at your door.",
+        {"basic": (59900, 60), "premium": (129900, 90), "express": (89900, 45)},
+    ),
+    "yoga-class": (
+        "Yoga Class",
+        "Group yoga sessions in a studio.",
+        {"basic": (29900, 60), "premium": (49900, 60), "express": (39900, 45)},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    name: str
+    city: str
+    services: tuple[str, ...]
+    rating: str
+    staff: tuple[str, ...]
+    capacity: int = 1
+    user_email: str | None = None
+
+
+PARTNERS = [
+    DemoPartner(
+        "Sparkle Home Services",
+        "bengaluru",
+        ("home-cleaning", "ac-repair"),
+        "4.60",
+        ("Ravi Kumar", "Anita Rao", "Suresh Gowda"),
+        user_email=PARTNER_EMAIL,
+    ),
+    DemoPartner(
+        "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
+    ),
+    DemoPartner(
+        "CoolBreeze AC Care", "mumbai", ("ac-repair",), "4.30", ("Imran Shaikh", "Joy D'Souza")
+    ),
+    DemoPartner(
+        "Glow Salon at Home", "mumbai", ("salon-at-home",), "4.50", ("Priya Nair", "Kavya Shah")
+    ),
+    DemoPartner(
+        "Capital Cleaners",
+        "delhi",
+        ("home-cleaning", "ac-repair"),
+        "4.40",
+        ("Amit Verma", "Neha Singh"),
+    ),
+    DemoPartner(
+        "Sunrise Yoga Delhi", "delhi", ("yoga-class",), "4.70", ("Rohit Malhotra",), capacity=8
+    ),
+]
+
+SLOT_DAYS = 7
+SLOT_HOURS = range(9, 18)  # local start hours: 09:00 ... 17:00, one hour each
+
+
+def ensure_cities() -> dict[str, City]:
+    cities = {}
+    for name, slug, tz in CITIES:
+        cities[slug], _ = City.objects.update_or_create(
+            slug=slug, defaults={"name": name, "time_zone": tz}
+        )
+    return cities
+
+
+def ensure_services() -> dict[str, Service]:
+    catalog = {}
+    for slug, (name, description, tiers) in SERVICES.items():
+        service, _ = Service.objects.update_or_create(
+            slug=slug, defaults={"name": name, "description": description, "active": True}
+        )
+        for tier, (price_minor, minutes) in tiers.items():
+            ServiceVariant.objects.update_or_create(
+                service=service,
+                tier=tier,
+                defaults={
+                    "name": ServiceVariant.Tier(tier).label,
+                    "price_minor": price_minor,
+                    "currency": "INR",
+                    "duration_minutes": minutes,
+                    "active": True,
+                },
+            )
+        catalog[slug] = service
+    return catalog
+
+
+def ensure_user(*, email: str, role: str, name: str, staff: bool = False) -> User:
+    """A demo login with the demo password (reset on every run so the printed one works)."""
+    user, _ = User.objects.update_or_create(
+        email=email,
+        defaults={
+            "role": role,
+            "name": name,
+            "is_active": True,
+            "is_staff": staff,
+            "is_superuser": staff,
+        },
+    )
+    user.set_password(DEMO_PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+def ensure_users() -> dict[str, User]:
+    return {
+        CUSTOMER_EMAIL: ensure_user(email=CUSTOMER_EMAIL, role=Role.CUSTOMER, name="Demo Customer"),
+        PARTNER_EMAIL: ensure_user(email=PARTNER_EMAIL, role=Role.PARTNER, name="Demo Partner"),
+        SUPPORT_EMAIL: ensure_user(
+            email=SUPPORT_EMAIL, role=Role.SUPPORT, name="Demo Support", staff=True
+        ),
+    }
+
+
+def ensure_partner(
+    spec: DemoPartner, *, cities: dict[str, City], catalog: dict[str, Service], users: dict
+) -> Partner:
+    partner, _ = Partner.objects.update_or_create(
+        name=spec.name,
+        city=cities[spec.city],
+        defaults={
+            "rating": spec.rating,
+            "verified": True,
+            "active": True,
+            "user": users.get(spec.user_email) if spec.user_email else None,
+        },
+    )
+    partner.services.set([catalog[slug] for slug in spec.services])
+    for staff_name in spec.staff:
+        Staff.objects.get_or_create(partner=partner, name=staff_name)
+    return partner
+
+
+def ensure_week_of_slots(partner: Partner, *, capacity: int, today=None) -> int:
+    """Hourly slots for the next ``SLOT_DAYS`` days from tomorrow (city time); returns new count.
+
+    Skips any hour the partner already covers, so reruns (and a partner's own slots) are kept.
+    """
+    tz = ZoneInfo(partner.city.time_zone)
+    today = today or timezone.now().astimezone(tz).date()
+    wanted = []
+    for day in range(1, SLOT_DAYS + 1):
+        date = today + timedelta(days=day)
+        for hour in SLOT_HOURS:
+            start = datetime.combine(date, time(hour), tzinfo=tz)
+            wanted.append(services.SlotSpec(start, start + timedelta(hours=1), capacity))
+    existing = list(
+        Slot.objects.filter(
+            partner=partner, start__lt=wanted[-1].end, end__gt=wanted[0].start
+        ).values_list("start", "end")
+    )
+    missing = [
+        spec
+        for spec in wanted
+        if not any(spec.start < end and start < spec.end for start, end in existing)
+    ]
+    services.create_slots(partner_id=partner.pk, specs=missing)
+    return len(missing)
+
+
+@transaction.atomic
+def load_demo_data(*, stdout) -> None:
+    cities = ensure_cities()
+    catalog = ensure_services()
+    users = ensure_users()
+    created_slots = 0
+    for spec in PARTNERS:
+        partner = ensure_partner(spec, cities=cities, catalog=catalog, users=users)
+        created_slots += ensure_week_of_slots(partner, capacity=spec.capacity)
+    stdout.write(
+        f"Catalog: {len(cities)} cities, {len(catalog)} services, {len(PARTNERS)} partners, "
+        f"{created_slots} new slots."
+    )

@@ -1,0 +1,148 @@
+"""Partner-catalog operations: slot inventory, staff, partner verification."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from operator import or_
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from partners.errors import InvalidSlotWindow, SlotNotFound, SlotOverlap, StaffNotFound
+from partners.models import Partner, Slot, Staff
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    start: datetime
+    end: datetime
+    capacity: int = 1
+
+
+def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    # Half-open intervals: a slot ending at 10:00 does not overlap one starting at 10:00.
+    return a_start < b_end and b_start < a_end
+
+
+def _check_windows(specs: Sequence[SlotSpec]) -> None:
+    now = timezone.now()
+    errors = {}
+    for index, spec in enumerate(specs):
+        if spec.end <= spec.start:
+            errors[str(index)] = {"end": ["Must be after start."]}
+        elif spec.start <= now:
+            errors[str(index)] = {"start": ["Must be in the future."]}
+        elif spec.capacity < 1:
+            errors[str(index)] = {"capacity": ["Must be at least 1."]}
+    if errors:
+        raise InvalidSlotWindow("Some slots have an invalid time window.", errors={"slots": errors})
+
+
+def _overlaps_among(specs: Sequence[SlotSpec]) -> list[dict]:
+    order = sorted(range(len(specs)), key=lambda i: specs[i].start)
+    conflicts = []
+    for previous, current in zip(order, order[1:], strict=False):
+        if specs[current].start < specs[previous].end:
+            conflicts.append({"index": current, "overlaps_index": previous})
+    return conflicts
+
+
+@transaction.atomic
+def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
+    """Create all ``specs`` as slots of the partner, or none of them.
+
+    Guarantees: atomic; every slot ends after it starts and starts in the future
+    (``InvalidSlotWindow``, 400); no two of the partner's slots overlap, neither within the
+    request nor with existing slots (``SlotOverlap``, 409). The partner row is locked while
+    checking, so concurrent bulk creates for one partner are serialised and cannot race
+    each other into an overlap.
+    """
+    if not specs:
+        return []
+    _check_windows(specs)
+    among = _overlaps_among(specs)
+    if among:
+        raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
+    # The lock is the partner row: a cheap, single point every creator of this partner's
+    # slots must pass, whatever time range it writes.
+    Partner.objects.select_for_update().filter(pk=partner_id).values_list("pk").get()
+    window = reduce(or_, (Q(start__lt=spec.end, end__gt=spec.start) for spec in specs))
+    existing = list(Slot.objects.filter(window, partner_id=partner_id).values("id", "start", "end"))
+    if existing:
+        conflicts = [
+            {"index": index, "slot_id": slot["id"]}
+            for index, spec in enumerate(specs)
+            for slot in existing
+            if _overlaps(spec.start, spec.end, slot["start"], slot["end"])
+        ]
+        raise SlotOverlap(
+            "Slots overlap slots the partner already has.", errors={"slots": conflicts}
+        )
+    return Slot.objects.bulk_create(
+        Slot(partner_id=partner_id, start=spec.start, end=spec.end, capacity=spec.capacity)
+        for spec in specs
+    )
+
+
+def _set_blocked(*, partner_id: int, slot_id: int, blocked: bool) -> Slot:
+    updated = Slot.objects.filter(pk=slot_id, partner_id=partner_id).update(blocked=blocked)
+    if not updated:
+        raise SlotNotFound("No such slot.")
+    return Slot.objects.get(pk=slot_id)
+
+
+@transaction.atomic
+def block_slot(*, partner_id: int, slot_id: int) -> Slot:
+    """Stop new bookings of one of the partner's slots (existing bookings stay).
+
+    Idempotent. Another partner's slot is ``SlotNotFound`` (404).
+    """
+    return _set_blocked(partner_id=partner_id, slot_id=slot_id, blocked=True)
+
+
+@transaction.atomic
+def unblock_slot(*, partner_id: int, slot_id: int) -> Slot:
+    """Open a blocked slot for bookings again. Idempotent; another partner's slot is a 404."""
+    return _set_blocked(partner_id=partner_id, slot_id=slot_id, blocked=False)
+
+
+@transaction.atomic
+def block_slots(*, slot_ids: Iterable[int]) -> int:
+    """Support action: block many slots at once; returns how many were newly blocked."""
+    return Slot.objects.filter(pk__in=list(slot_ids), blocked=False).update(blocked=True)
+
+
+@transaction.atomic
+def create_staff(*, partner_id: int, name: str, phone: str = "", email: str = "") -> Staff:
+    """Add an active service person to the partner."""
+    return Staff.objects.create(partner_id=partner_id, name=name, phone=phone, email=email)
+
+
+@transaction.atomic
+def update_staff(*, partner_id: int, staff_id: int, **changes: object) -> Staff:
+    """Change a staff member's name, phone, email or active flag.
+
+    Another partner's staff member is ``StaffNotFound`` (404). Only the given fields change.
+    """
+    allowed = {"name", "phone", "email", "active"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    updated = Staff.objects.filter(pk=staff_id, partner_id=partner_id).update(**changes)
+    if not updated:
+        raise StaffNotFound("No such staff member.")
+    return Staff.objects.get(pk=staff_id)
+
+
+@transaction.atomic
+def verify_partners(*, partner_ids: Iterable[int]) -> int:
+    """Support action: mark partners verified (listed to customers when also active)."""
+    return Partner.objects.filter(pk__in=list(partner_ids), verified=False).update(verified=True)
+
+
+@transaction.atomic
+def deactivate_partners(*, partner_ids: Iterable[int]) -> int:
+    """Support action: hide partners from customers and from assignment."""
+    return Partner.objects.filter(pk__in=list(partner_ids), active=True).update(active=False)

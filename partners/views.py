@@ -1,0 +1,263 @@
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsPartner
+from partners import selectors, services
+from partners.serializers import (
+    CitySerializer,
+    PartnerListQuerySerializer,
+    PartnerSerializer,
+    ProviderSlotQuerySerializer,
+    PublicSlotQuerySerializer,
+    ServiceSerializer,
+    SlotBulkCreateSerializer,
+    SlotListSerializer,
+    SlotSerializer,
+    StaffSerializer,
+    StaffUpdateSerializer,
+)
+
+
+def _validated_query(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- Public catalog -------------------------------------------------------------------------
+
+
+@extend_schema(tags=["catalog"], summary="Services with their priced variants")
+class ServiceListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = ServiceSerializer
+
+    def get_queryset(self):
+        return selectors.active_services()
+
+
+@extend_schema(tags=["catalog"], summary="Cities served")
+class CityListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = CitySerializer
+
+    def get_queryset(self):
+        return selectors.cities()
+
+
+class PartnerListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = PartnerSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="Verified, active partners, optionally by city and service",
+        description="An unknown city or service slug is a 400 validation problem.",
+        parameters=[PartnerListQuerySerializer],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _validated_query(PartnerListQuerySerializer, self.request)
+        partners = selectors.public_partners()
+        if query.get("city"):
+            partners = partners.filter(city=query["city"])
+        if query.get("service"):
+            partners = partners.filter(services=query["service"])
+        return partners.order_by("-rating", "id")
+
+
+@extend_schema(tags=["catalog"], summary="One verified, active partner")
+class PartnerDetailView(generics.RetrieveAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = PartnerSerializer
+
+    def get_queryset(self):
+        return selectors.public_partners()
+
+
+class PartnerSlotsView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = SlotSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="A partner's bookable slots",
+        description=(
+            "Slots starting in `[from, to)`. By default only slots a customer can book now "
+            "(future, not blocked, seats left); `all=true` lists every slot in the window."
+        ),
+        parameters=[PublicSlotQuerySerializer],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        partner = get_object_or_404(selectors.public_partners(), pk=self.kwargs["pk"])
+        query = _validated_query(PublicSlotQuerySerializer, self.request)
+        return selectors.partner_slots(
+            partner_id=partner.pk,
+            start_from=query.get("from") or (None if query["all"] else timezone.now()),
+            start_to=query.get("to"),
+            available_only=not query["all"],
+        )
+
+
+# --- Partner (provider) API -----------------------------------------------------------------
+
+
+class ProviderSlotsView(generics.GenericAPIView):
+    permission_classes = [IsPartner]
+    serializer_class = SlotSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["provider"],
+        summary="The partner's own slots",
+        parameters=[ProviderSlotQuerySerializer],
+        responses=SlotSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated_query(ProviderSlotQuerySerializer, request)
+        slots = selectors.partner_slots(
+            partner_id=request.user.partner.pk,
+            start_from=query.get("from"),
+            start_to=query.get("to"),
+            available_only=query["available"],
+        )
+        page = self.paginate_queryset(slots)
+        return self.get_paginated_response(SlotSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Create slots in bulk",
+        description=(
+            "All or nothing: any invalid slot is a 400 and nothing is created; a slot that "
+            "overlaps another in the request or an existing slot is a 409 `slot_overlap`."
+        ),
+        request=SlotBulkCreateSerializer,
+        responses={201: SlotListSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SlotBulkCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        specs = [services.SlotSpec(**item) for item in serializer.validated_data["slots"]]
+        slots = services.create_slots(partner_id=request.user.partner.pk, specs=specs)
+        return Response(
+            {"slots": SlotSerializer(slots, many=True).data}, status=status.HTTP_201_CREATED
+        )
+
+
+class ProviderSlotDetailView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["provider"], summary="One of the partner's slots", responses=SlotSerializer
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        slot = get_object_or_404(
+            selectors.partner_slots(partner_id=request.user.partner.pk, available_only=False),
+            pk=pk,
+        )
+        return Response(SlotSerializer(slot).data)
+
+
+class ProviderSlotBlockView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Block a slot (no new bookings)",
+        request=None,
+        responses=SlotSerializer,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        slot = services.block_slot(partner_id=request.user.partner.pk, slot_id=pk)
+        return Response(SlotSerializer(slot).data)
+
+
+class ProviderSlotUnblockView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Unblock a slot",
+        request=None,
+        responses=SlotSerializer,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        slot = services.unblock_slot(partner_id=request.user.partner.pk, slot_id=pk)
+        return Response(SlotSerializer(slot).data)
+
+
+class ProviderStaffView(generics.GenericAPIView):
+    permission_classes = [IsPartner]
+    serializer_class = StaffSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["provider"],
+        summary="The partner's staff",
+        responses=StaffSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        staff = selectors.partner_staff(partner_id=request.user.partner.pk)
+        page = self.paginate_queryset(staff)
+        return self.get_paginated_response(StaffSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Add a staff member",
+        request=StaffSerializer,
+        responses={201: StaffSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = StaffSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        staff = services.create_staff(
+            partner_id=request.user.partner.pk, **serializer.validated_data
+        )
+        return Response(StaffSerializer(staff).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderStaffDetailView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(tags=["provider"], summary="One staff member", responses=StaffSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        staff = get_object_or_404(
+            selectors.partner_staff(partner_id=request.user.partner.pk), pk=pk
+        )
+        return Response(StaffSerializer(staff).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Change a staff member (name, phone, email, active)",
+        request=StaffUpdateSerializer,
+        responses=StaffSerializer,
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        serializer = StaffUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        staff = services.update_staff(
+            partner_id=request.user.partner.pk, staff_id=pk, **serializer.validated_data
+        )
+        return Response(StaffSerializer(staff).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Deactivate a staff member (kept for booking history)",
+        responses={204: None},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.update_staff(partner_id=request.user.partner.pk, staff_id=pk, active=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
