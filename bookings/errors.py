@@ -6,6 +6,8 @@ __all__ = [
     "AlreadyCancelled",
     "InvalidTransition",
     "NoPartnerAvailable",
+    "PartnerUnavailable",
+    "SlotNotFound",
     "SlotBlocked",
     "SlotInPast",
     "SlotUnavailable",
@@ -21,6 +23,16 @@ class SlotUnavailable(Conflict):
 class SlotBlocked(Conflict):
     code = "slot_blocked"
     title = "The slot is blocked by the partner"
+
+
+class SlotNotFound(NotFound):
+    code = "slot_not_found"
+    title = "No such slot"
+
+
+class PartnerUnavailable(Conflict):
+    code = "partner_unavailable"
+    title = "The partner is not taking bookings"
 
 
 class SlotInPast(InvalidRequest):
