@@ -1,1 +1,67 @@
-from django.contrib import admin  # noqa: F401
+from django.contrib import admin, messages
+
+from notifications.models import OutboxMessage
+from notifications.services import retry_messages
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """The outbox as a console: what was sent to whom, what failed, and a retry action.
+
+    Rows never contain one-time codes (they are generated at send time).
+    """
+
+    list_display = [
+        "id",
+        "kind",
+        "channel",
+        "recipient",
+        "booking",
+        "status",
+        "attempts",
+        "available_at",
+        "sent_at",
+        "created_at",
+    ]
+    list_filter = ["status", "channel", "kind"]
+    search_fields = ["recipient", "=booking__id", "subject"]
+    list_select_related = ["booking"]
+    date_hierarchy = "created_at"
+    actions = ["retry_failed"]
+    readonly_fields = [
+        "channel",
+        "kind",
+        "recipient",
+        "subject",
+        "body",
+        "payload",
+        "booking",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "last_error",
+        "available_at",
+        "claimed_at",
+        "sent_at",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Read-only: edits would bypass the dispatcher's claims. Retry is an action.
+        return False
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("notifications.change_outboxmessage")
+
+    @admin.action(description="Retry selected failed messages", permissions=["retry"])
+    def retry_failed(self, request, queryset) -> None:
+        moved = retry_messages(message_ids=queryset.values_list("pk", flat=True))
+        skipped = queryset.count() - moved
+        self.message_user(request, f"{moved} message(s) queued again.", messages.SUCCESS)
+        if skipped > 0:
+            self.message_user(
+                request, f"{skipped} message(s) were not failed; left alone.", messages.WARNING
+            )
