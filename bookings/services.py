@@ -1,0 +1,177 @@
+"""Booking operations: take seats and create the booking, expire unpaid holds.
+
+Status changes go through :mod:`bookings.transitions` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.errors import (
+    InvalidTransition,
+    PartnerUnavailable,
+    SlotBlocked,
+    SlotInPast,
+    SlotNotFound,
+    SlotUnavailable,
+    VariantNotOffered,
+)
+from bookings.models import Booking, BookingStatus
+from bookings.transitions import record_event, take_seats, transition_booking
+from partners.models import ServiceVariant, Slot
+
+logger = logging.getLogger(__name__)
+
+
+def _offered_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
+    variant = (
+        ServiceVariant.objects.select_related("service")
+        .filter(pk=variant_id, active=True, service__active=True)
+        .first()
+    )
+    if variant is None or not slot.partner.services.filter(pk=variant.service_id).exists():
+        raise VariantNotOffered(
+            "The partner of this slot does not offer this service variant.",
+            errors={"variant_id": ["Not offered by the partner of this slot."]},
+        )
+    return variant
+
+
+@transaction.atomic
+def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> Booking:
+    """Hold ``quantity`` seats of a slot for ``customer`` and create the booking.
+
+    One transaction: the seats are taken with a single conditional UPDATE
+    (:func:`take_seats`), so concurrent callers can never oversell; the booking is
+    created in PENDING_PAYMENT with ``hold_expires_at = now + BOOKING_HOLD_MINUTES``
+    and amount = variant price x quantity, and the timeline gets a ``created`` event.
+
+    Raises SlotNotFound (404), SlotInPast (400), VariantNotOffered (400),
+    PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing is written
+    when it raises.
+    """
+    if quantity < 1:
+        raise ValueError("quantity must be at least 1")
+    slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
+    if slot is None:
+        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
+    now = timezone.now()
+    if slot.start <= now:
+        raise SlotInPast("The slot has already started.")
+    if not (slot.partner.active and slot.partner.verified):
+        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
+    if slot.blocked:
+        raise SlotBlocked("The partner has blocked this slot.")
+    variant = _offered_variant(slot=slot, variant_id=variant_id)
+
+    if not take_seats(slot_id=slot.pk, quantity=quantity):
+        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
+
+    booking = Booking.objects.create(
+        customer=customer,
+        slot=slot,
+        partner=slot.partner,
+        variant=variant,
+        quantity=quantity,
+        amount_minor=variant.price_minor * quantity,
+        currency=variant.currency,
+        status=BookingStatus.PENDING_PAYMENT,
+        holds_seats=True,
+        hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+    )
+    record_event(
+        booking_id=booking.pk,
+        to_status=BookingStatus.PENDING_PAYMENT,
+        kind="created",
+        actor=customer,
+        reason="Booked by the customer.",
+        data={"quantity": quantity, "amount": booking.amount_minor, "currency": booking.currency},
+    )
+    return booking
+
+
+def abandon_booking(*, booking_id: int, reason: str) -> None:
+    """Cancel a PENDING_PAYMENT booking whose payment could not be started.
+
+    Releases its seats exactly once; a booking that already left PENDING_PAYMENT is
+    left alone (no error).
+    """
+    try:
+        transition_booking(
+            booking_id=booking_id,
+            from_statuses=[BookingStatus.PENDING_PAYMENT],
+            to_status=BookingStatus.CANCELLED,
+            actor_label="system",
+            reason=reason,
+            release_seats=True,
+        )
+    except InvalidTransition:
+        logger.info("booking %s left PENDING_PAYMENT before it could be abandoned", booking_id)
+
+
+def expire_booking_hold(*, booking_id: int) -> bool:
+    """Expire one unpaid booking whose hold has run out, releasing its seats.
+
+    Idempotent and safe under concurrency: the move is a conditional UPDATE
+    (PENDING_PAYMENT -> EXPIRED) under the booking's row lock, so when two workers
+    race exactly one of them expires it and releases the seats. Returns True when
+    this call expired it, False when the booking was paid, cancelled, already
+    expired, or its hold has not run out.
+    """
+    with transaction.atomic():
+        still_due = (
+            Booking.objects.select_for_update()
+            .filter(
+                pk=booking_id,
+                status=BookingStatus.PENDING_PAYMENT,
+                hold_expires_at__lt=timezone.now(),
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if still_due is None:
+            return False
+        try:
+            transition_booking(
+                booking_id=booking_id,
+                from_statuses=[BookingStatus.PENDING_PAYMENT],
+                to_status=BookingStatus.EXPIRED,
+                actor_label="system",
+                reason="Payment hold expired.",
+                release_seats=True,
+            )
+        except InvalidTransition:  # pragma: no cover - guarded by the lock above
+            return False
+    return True
+
+
+def expire_due_holds(*, batch_size: int = 500) -> int:
+    """Expire every PENDING_PAYMENT booking whose hold ran out; returns how many this call
+    expired (others may have been expired by a concurrent run, which is fine).
+
+    Each booking is expired in its own short transaction, so a long backlog never holds
+    many row locks at once.
+    """
+    expired = 0
+    cutoff = timezone.now()
+    last_id = 0
+    while True:
+        # Keyset pagination by id over the partial index of pending holds.
+        due_ids = list(
+            Booking.objects.filter(
+                status=BookingStatus.PENDING_PAYMENT, hold_expires_at__lt=cutoff, pk__gt=last_id
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        for booking_id in due_ids:
+            if expire_booking_hold(booking_id=booking_id):
+                expired += 1
+        if len(due_ids) < batch_size:
+            return expired
+        last_id = due_ids[-1]

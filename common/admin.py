@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from common.models import IdempotencyKey
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Read-only: keys are written by the API only."""
+
+    list_display = ("key", "user", "method", "path", "state", "response_status", "created_at")
+    list_filter = ("state", "method")
+    search_fields = ("key", "user__email", "path")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
