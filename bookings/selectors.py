@@ -80,7 +80,7 @@ def assignment_candidates(
             status__in=SEAT_HOLDING_STATUSES,
         )
         .annotate(local_day=TruncDate("slot__start", tzinfo=tz))
-        .filter(local_day=TruncDate(OuterRef("start"), tzinfo=tz))
+        .filter(local_day=OuterRef("local_day"))
         .order_by()
         .values("slot__partner_id")
         .annotate(n=Count("pk"))
@@ -104,7 +104,8 @@ def assignment_candidates(
     return (
         slots.select_related("partner")
         .annotate(
-            day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0))
+            local_day=TruncDate("start", tzinfo=tz),
+            day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
         )
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
     )
