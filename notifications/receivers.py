@@ -6,12 +6,16 @@ only write outbox rows; delivery happens after commit.
 
 from __future__ import annotations
 
+import logging
+
 from django.dispatch import receiver
 
 from bookings.models import BookingStatus
 from bookings.signals import booking_status_changed
 from notifications.messages import Kind
 from notifications.services import notify
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(booking_status_changed, dispatch_uid="notifications.booking_status_changed")
@@ -28,10 +32,16 @@ def on_booking_status_changed(*, booking, from_status, to_status, reason="", **k
             enforce_limit=False,
         )
     elif to_status == BookingStatus.AWAITING_COMPLETION:
+        recipient = completion_code_recipient(booking)
+        if recipient is None:
+            # Not fatal for the transition: the partner can add contact details and
+            # call mark-complete again to send the code.
+            logger.warning("booking %s: no contact for the completion code", booking.pk)
+            return
         request_code(
             booking=booking,
             purpose=OtpPurpose.COMPLETION,
-            recipient=completion_code_recipient(booking),
+            recipient=recipient,
             enforce_limit=False,
         )
     elif to_status == BookingStatus.CANCELLED:
@@ -39,8 +49,8 @@ def on_booking_status_changed(*, booking, from_status, to_status, reason="", **k
 
 
 def completion_code_recipient(booking):
-    """The assigned staff member, or the partner's login when staff has no contact."""
-    staff = booking.assigned_staff
-    if staff is not None and (staff.email or staff.phone):
-        return staff
-    return booking.partner.user
+    """The assigned staff member, else the partner's login; None when nobody is reachable."""
+    for person in (booking.assigned_staff, booking.partner.user):
+        if person is not None and (person.email or person.phone):
+            return person
+    return None

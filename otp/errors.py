@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from common.problems import DomainError, InvalidRequest
+from common.problems import Conflict, DomainError, InvalidRequest
 
 
 class OtpInvalid(InvalidRequest):
@@ -29,6 +29,11 @@ class OtpRateLimited(DomainError):
     status = status.HTTP_429_TOO_MANY_REQUESTS
     code = "otp_rate_limited"
     title = "Too many codes requested; try again later"
+
+
+class OtpNoRecipient(Conflict):
+    code = "otp_no_recipient"
+    title = "Nobody with an email address or phone number can receive the code"
 
 
 class OtpNotNeeded(Exception):

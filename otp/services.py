@@ -29,8 +29,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
+from bookings.transitions import record_event
 from notifications.models import OutboxMessage
-from otp.errors import OtpExpired, OtpInvalid, OtpLocked, OtpNotIssued, OtpNotNeeded, OtpRateLimited
+from otp.errors import (
+    OtpExpired,
+    OtpInvalid,
+    OtpLocked,
+    OtpNoRecipient,
+    OtpNotIssued,
+    OtpNotNeeded,
+    OtpRateLimited,
+)
 from otp.models import BookingOtp, OtpPurpose
 
 MAX_WRONG_ATTEMPTS = 5
@@ -65,10 +74,13 @@ def request_code(
     booking and purpose in the window under the booking's row lock and raises
     :class:`OtpRateLimited` (429) at the limit when ``enforce_limit``; system-issued
     codes (on confirmation, on mark-complete) pass ``enforce_limit=False`` but still
-    count. The code itself is generated when the message is sent.
+    count. Raises :class:`OtpNoRecipient` (409) when the recipient has neither email nor
+    phone. The code itself is generated when the message is sent.
     """
     from notifications.services import queue_otp_message
 
+    if not (getattr(recipient, "email", "") or getattr(recipient, "phone", "")):
+        raise OtpNoRecipient()
     with transaction.atomic():
         Booking.objects.select_for_update().filter(pk=booking.pk).values_list("pk").first()
         window_start = timezone.now() - timedelta(
@@ -104,11 +116,18 @@ def issue_code(*, booking_id: int, purpose: str) -> str:
         booking_id=booking_id, purpose=purpose, used_at__isnull=True, superseded_at__isnull=True
     ).update(superseded_at=now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    BookingOtp.objects.create(
+    otp = BookingOtp.objects.create(
         booking_id=booking_id,
         purpose=purpose,
         code_hash=hash_code(booking_id=booking_id, purpose=purpose, code=code),
         expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+    )
+    record_event(
+        booking_id=booking_id,
+        kind="otp_issued",
+        actor_label="system",
+        reason=f"{OtpPurpose(purpose).label} code sent",
+        data={"purpose": purpose, "otp_id": otp.pk, "expires_at": otp.expires_at.isoformat()},
     )
     return code
 

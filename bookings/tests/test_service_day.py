@@ -81,11 +81,15 @@ def test_happy_path_from_confirmed_to_completed_with_a_full_timeline(day, run_on
     assert body["status"] == BookingStatus.COMPLETED
     assert [(e["kind"], e["to_status"]) for e in body["timeline"]] == [
         ("transition", "CONFIRMED"),
+        ("otp_issued", ""),
         ("staff_assigned", ""),
         ("transition", "IN_PROGRESS"),
         ("transition", "AWAITING_COMPLETION"),
+        ("otp_issued", ""),
         ("transition", "COMPLETED"),
     ]
+    issued = [e["data"]["purpose"] for e in body["timeline"] if e["kind"] == "otp_issued"]
+    assert issued == ["arrival", "completion"]
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.COMPLETED
     assert BookingOtp.objects.filter(booking=booking, used_at__isnull=False).count() == 2
     # The customer got the arrival code; the staff member (not the customer) the completion code.

@@ -200,3 +200,25 @@ def test_reminders_are_queued_once_for_bookings_starting_soon():
     assert [r.booking_id for r in reminders] == [soon.pk]
     assert reminders[0].recipient == soon.customer.email
     assert not OutboxMessage.objects.filter(booking=later).exists()
+
+
+def test_mark_complete_without_any_reachable_contact_still_moves_and_resend_is_409(
+    django_capture_on_commit_callbacks,
+):
+    from conftest import authed_client
+
+    booking = BookingFactory(status=BookingStatus.IN_PROGRESS)
+    staff = staff_of(booking.partner, phone="", email="")
+    booking.assigned_staff = staff
+    booking.save()
+    partner_user = booking.partner.user
+    client = authed_client(partner_user)
+    partner_user.email = ""  # not realistic for a login, but nobody is reachable now
+    partner_user.save()
+    path = f"/api/v1/provider/bookings/{booking.pk}/mark-complete"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(path).status_code == 200
+        response = client.post(path)
+    assert response.status_code == 409
+    assert response.json()["code"] == "otp_no_recipient"
+    assert not OutboxMessage.objects.filter(kind="otp_completion").exists()
