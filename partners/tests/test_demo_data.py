@@ -1,0 +1,63 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Role, User
+from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+
+
+def _counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, City, Service, ServiceVariant, Partner, Staff, Slot)
+    }
+
+
+@pytest.mark.django_db
+def test_demo_data_loads_twice_without_duplicates():
+    out = io.StringIO()
+    call_command("load_demo_data", "--force", stdout=out)
+    first = _counts()
+    call_command("load_demo_data", "--force", stdout=io.StringIO())
+
+    assert _counts() == first
+    assert first["City"] >= 3
+    assert first["Slot"] > 0
+    assert "slotwise-demo" in out.getvalue()
+    assert "support@example.com" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_logins_work_and_the_partner_owns_a_verified_partner_with_slots_and_staff():
+    call_command("load_demo_data", "--force", stdout=io.StringIO())
+
+    customer = User.objects.get(email="customer@example.com")
+    partner_user = User.objects.get(email="partner@example.com")
+    support = User.objects.get(email="support@example.com")
+    assert customer.role == Role.CUSTOMER
+    assert support.role == Role.SUPPORT
+    assert support.is_staff and support.is_superuser
+    for user in (customer, partner_user, support):
+        assert user.check_password("slotwise-demo")
+    partner = partner_user.partner
+    assert partner.verified and partner.active
+    assert partner.staff.exists()
+    assert partner.slots.count() >= 7
+    assert Slot.objects.filter(capacity__gt=1).exists()
+    assert set(ServiceVariant.objects.values_list("tier", flat=True)) == {
+        "basic",
+        "premium",
+        "express",
+    }
+    assert all(p > 0 for p in ServiceVariant.objects.values_list("price_minor", flat=True))
+
+
+@pytest.mark.django_db
+def test_demo_data_is_not_loaded_in_production_mode_without_force():
+    err = io.StringIO()
+
+    call_command("load_demo_data", stdout=io.StringIO(), stderr=err)
+
+    assert not User.objects.exists()
+    assert "--force" in err.getvalue()
