@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
 
@@ -97,8 +98,33 @@ class AvailabilityFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SlotAdminForm(forms.ModelForm):
+    """The API's slot rules for hand-edited slots: ends after start, no overlap, fits bookings."""
+
+    class Meta:
+        model = Slot
+        fields = ["partner", "start", "end", "capacity", "blocked"]
+
+    def clean(self):
+        data = super().clean()
+        partner, start, end = data.get("partner"), data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", "Must be after start.")
+        elif partner and start and end:
+            overlapping = Slot.objects.filter(partner=partner, start__lt=end, end__gt=start)
+            if self.instance.pk:
+                overlapping = overlapping.exclude(pk=self.instance.pk)
+            if overlapping.exists():
+                raise forms.ValidationError("This slot overlaps another slot of the partner.")
+        capacity = data.get("capacity")
+        if self.instance.pk and capacity is not None and capacity < self.instance.booked:
+            self.add_error("capacity", f"{self.instance.booked} seats are already booked.")
+        return data
+
+
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
+    form = SlotAdminForm
     list_display = ("id", "partner", "start", "end", "capacity", "booked", "available", "blocked")
     list_filter = (
         AvailabilityFilter,

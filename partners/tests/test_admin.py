@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from partners.factories import CityFactory, PartnerFactory, SlotFactory
@@ -117,3 +119,46 @@ def test_slot_booked_count_is_read_only_in_the_admin(admin_client):
 
     assert "booked" not in response.context["adminform"].form.fields
     assert Partner.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_rejects_an_overlapping_or_inverted_slot(admin_client):
+    existing = SlotFactory()
+    form = {
+        "partner": existing.partner_id,
+        "start_0": (existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
+        "start_1": (existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
+        "end_0": (existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "end_1": (existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "capacity": 1,
+    }
+
+    overlapping = admin_client.post("/admin/partners/slot/add/", form)
+    inverted = admin_client.post(
+        "/admin/partners/slot/add/", {**form, "end_0": form["start_0"], "end_1": "00:00:00"}
+    )
+
+    assert overlapping.status_code == 200
+    assert overlapping.context["adminform"].form.non_field_errors()
+    assert inverted.status_code == 200
+    assert "end" in inverted.context["adminform"].form.errors
+    assert list(Slot.objects.all()) == [existing]
+
+
+@pytest.mark.django_db
+def test_admin_cannot_shrink_capacity_below_booked_seats(admin_client):
+    slot = SlotFactory(capacity=3, booked=2)
+    form = {
+        "partner": slot.partner_id,
+        "start_0": slot.start.strftime("%Y-%m-%d"),
+        "start_1": slot.start.strftime("%H:%M:%S"),
+        "end_0": slot.end.strftime("%Y-%m-%d"),
+        "end_1": slot.end.strftime("%H:%M:%S"),
+        "capacity": 1,
+    }
+
+    response = admin_client.post(f"/admin/partners/slot/{slot.pk}/change/", form)
+
+    assert "capacity" in response.context["adminform"].form.errors
+    slot.refresh_from_db()
+    assert slot.capacity == 3
