@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,10 @@ def format_money(amount_minor: int, currency: str) -> str:
 def booking_context(booking) -> dict[str, Any]:
     """The fields every booking message may use, with times in the city's time zone."""
     slot = booking.slot
-    tz = ZoneInfo(booking.partner.city.time_zone or "UTC")
+    try:
+        tz = ZoneInfo(booking.partner.city.time_zone or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):  # a bad zone must not block a booking step
+        tz = ZoneInfo("UTC")
     return {
         "booking_id": booking.pk,
         "service": booking.variant.service.name,

@@ -159,7 +159,9 @@ def _deliver_after_commit(message_ids: list[int]) -> None:
         for message_id in message_ids:
             deliver_message.delay(message_id)
 
-    transaction.on_commit(enqueue)
+    # robust: a broker outage must not turn a committed request into an error; the
+    # periodic dispatch_outbox sweep delivers rows whose enqueue failed.
+    transaction.on_commit(enqueue, robust=True)
 
 
 @transaction.atomic
