@@ -1,6 +1,8 @@
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import Max, Q
+
+from refunds.policy import validate_tiers
 
 
 def default_tiers() -> list[dict]:
@@ -16,7 +18,9 @@ class RefundPolicy(models.Model):
     """Refund tiers as data, editable by support staff; refunds record the version used."""
 
     name = models.CharField(max_length=100, default="Default")
-    version = models.PositiveIntegerField(unique=True)
+    version = models.PositiveIntegerField(
+        unique=True, blank=True, help_text="Left blank: the next version number."
+    )
     active = models.BooleanField(default=False)
     tiers = models.JSONField(
         default=default_tiers,
@@ -46,6 +50,36 @@ class RefundPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        """A new version gets the next number; saving an active policy deactivates the
+        previously active one in the same transaction (one active policy, also a
+        constraint)."""
+        with transaction.atomic():
+            if self.version is None:
+                current = RefundPolicy.objects.aggregate(top=Max("version"))
+                self.version = (current["top"] or 0) + 1
+            if self.active:
+                others = RefundPolicy.objects.select_for_update().filter(active=True)
+                if self.pk:
+                    others = others.exclude(pk=self.pk)
+                others.update(active=False)
+            super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        try:
+            validate_tiers(self.tiers)
+        except ValidationError as exc:
+            raise ValidationError({"tiers": exc.messages}) from None
+        errors = {}
+        for field in ("provider_cancel_percent", "unassigned_percent"):
+            value = getattr(self, field)
+            if value is None or not 0 <= value <= 100:
+                errors[field] = "Must be from 0 to 100."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Refund(models.Model):
@@ -89,6 +123,18 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(percent__isnull=True) | Q(percent__lte=100), name="refund_percent_range"
+            ),
+            models.UniqueConstraint(
+                fields=["gateway_refund_id"],
+                condition=~Q(gateway_refund_id=""),
+                name="refund_gateway_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "updated_at"],
+                name="refund_in_flight_idx",
+                condition=Q(status__in=["pending", "processing"]),
             ),
         ]
 
@@ -143,6 +189,11 @@ class Dispute(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["booking"], condition=Q(status="open"), name="one_open_dispute_per_booking"
+            ),
+            models.UniqueConstraint(
+                fields=["gateway_dispute_id"],
+                condition=~Q(gateway_dispute_id=""),
+                name="dispute_gateway_id_unique",
             ),
         ]
 

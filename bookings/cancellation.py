@@ -1,0 +1,98 @@
+"""Cancelling a booking, by its customer or its provider, with the policy's refund."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.errors import AlreadyCancelled, InvalidTransition
+from bookings.models import Booking, BookingStatus
+from bookings.transitions import transition_booking
+from payments.models import Payment
+from refunds.errors import BookingNotFound
+from refunds.models import Refund
+from refunds.policy import refund_amount, refund_percent
+from refunds.selectors import active_refund_policy
+from refunds.services import create_refund, refundable_amount
+
+CANCELLABLE_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+
+
+def _owned_booking(*, booking_id: int, actor, by: str) -> Booking:
+    queryset = Booking.objects.select_related("slot")
+    if by == "customer":
+        queryset = queryset.filter(customer_id=actor.pk)
+    elif by == "provider":
+        queryset = queryset.filter(partner__user_id=actor.pk)
+    else:
+        raise ValueError(f"unknown canceller {by!r}")
+    booking = queryset.filter(pk=booking_id).first()
+    if booking is None:
+        raise BookingNotFound()
+    return booking
+
+
+@transaction.atomic
+def cancel_booking(
+    *, booking_id: int, actor, by: Literal["customer", "provider"], reason: str
+) -> tuple[Booking, Refund | None]:
+    """Cancel a PENDING_PAYMENT or CONFIRMED booking and record its refund, atomically.
+
+    One transaction: the payment row is locked first (the same order as the capture
+    path: payment, then booking), the booking moves to CANCELLED with a conditional
+    UPDATE (seats released exactly once, timeline event, status signal), and when money
+    was captured the refund is computed from the active :class:`RefundPolicy` at this
+    instant and recorded through :func:`refunds.services.create_refund` (executed by
+    Celery after commit). A 0 % refund is recorded as NOT_REQUIRED; a booking with
+    nothing captured gets no refund (returns ``None``).
+
+    Only the booking's customer (``by="customer"``) or its partner (``by="provider"``)
+    may cancel; anyone else gets 404. Raises :class:`AlreadyCancelled` (409
+    ``already_cancelled``) when it is already cancelled (concurrently or earlier) and
+    :class:`InvalidTransition` (409) from any other state; nothing is written then.
+    """
+    booking = _owned_booking(booking_id=booking_id, actor=actor, by=by)
+    payment = Payment.objects.select_for_update().filter(booking_id=booking.pk).first()
+    try:
+        booking, _previous = transition_booking(
+            booking_id=booking.pk,
+            from_statuses=CANCELLABLE_STATUSES,
+            to_status=BookingStatus.CANCELLED,
+            actor=actor,
+            reason=reason,
+            release_seats=True,
+            data={"cancelled_by": by},
+        )
+    except InvalidTransition:
+        current = Booking.objects.filter(pk=booking.pk).values_list("status", flat=True).first()
+        if current == BookingStatus.CANCELLED:
+            raise AlreadyCancelled() from None
+        raise
+
+    if payment is None or payment.captured_amount_minor == 0:
+        return booking, None
+    policy = active_refund_policy()
+    percent = refund_percent(
+        policy=policy,
+        by=by,
+        staff_assigned=booking.assigned_staff_id is not None,
+        now=timezone.now(),
+        slot_start=booking.slot.start,
+    )
+    amount = min(
+        refund_amount(payment.captured_amount_minor, percent),
+        refundable_amount(payment=payment),
+    )
+    refund = create_refund(
+        booking=booking,
+        payment=payment,
+        amount_minor=amount,
+        source=Refund.Source.CANCELLATION,
+        reason=f"Cancelled by {by}: {reason}"[:255],
+        actor=actor,
+        percent=percent,
+        policy_version=policy.version,
+    )
+    return booking, refund
