@@ -1,3 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from refunds import views
+
+urlpatterns = [
+    path("bookings/<int:pk>/cancel", views.CustomerCancelView.as_view(), name="booking-cancel"),
+    path(
+        "provider/bookings/<int:pk>/cancel",
+        views.ProviderCancelView.as_view(),
+        name="provider-booking-cancel",
+    ),
+    path("bookings/<int:pk>/disputes", views.DisputeCreateView.as_view(), name="booking-disputes"),
+    path("support/refunds", views.SupportRefundListView.as_view(), name="support-refunds"),
+    path(
+        "support/bookings/<int:pk>/refunds",
+        views.SupportManualRefundView.as_view(),
+        name="support-booking-refunds",
+    ),
+    path(
+        "support/refunds/<int:pk>/retry",
+        views.SupportRetryRefundView.as_view(),
+        name="support-refund-retry",
+    ),
+]
