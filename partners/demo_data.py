@@ -170,8 +170,12 @@ def ensure_partner(
         },
     )
     partner.services.set([catalog[slug] for slug in spec.services])
-    for staff_name in spec.staff:
-        Staff.objects.get_or_create(partner=partner, name=staff_name)
+    for number, staff_name in enumerate(spec.staff, start=1):
+        Staff.objects.get_or_create(
+            partner=partner,
+            name=staff_name,
+            defaults={"phone": f"+91980000{partner.pk:02d}{number:02d}", "active": True},
+        )
     return partner
 
 

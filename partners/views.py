@@ -25,7 +25,9 @@ from partners.serializers import (
 
 
 def _validated_query(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.query_params)
+    # An empty parameter (``?city=``) means "not given", as in a plain HTML form.
+    params = {key: value for key, value in request.query_params.items() if value != ""}
+    serializer = serializer_class(data=params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

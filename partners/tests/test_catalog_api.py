@@ -100,6 +100,13 @@ def test_unknown_city_or_service_slug_is_a_400(api_client, query):
 
 
 @pytest.mark.django_db
+def test_empty_filter_parameters_are_ignored(api_client):
+    partner = PartnerFactory()
+
+    assert _ids(api_client.get("/api/v1/partners?city=&service=")) == [partner.pk]
+
+
+@pytest.mark.django_db
 def test_oversized_page_size_is_a_400(api_client):
     body = _problem(api_client.get("/api/v1/partners?page_size=1000"), 400, "validation_error")
 
