@@ -260,3 +260,17 @@ def test_concurrent_overlapping_bulk_creates_leave_exactly_one_winner():
 
     assert sorted(outcomes) == ["created", "overlap"]
     assert Slot.objects.filter(partner=partner).count() == 1
+
+
+@pytest.mark.django_db
+def test_partner_reads_own_slot_and_filters_own_list_by_window(partner_client, partner):
+    early = SlotFactory(partner=partner, start=_at(0), end=_at(1))
+    late = SlotFactory(partner=partner, start=_at(5), end=_at(6))
+
+    detail = partner_client.get(f"{URL}/{early.pk}")
+    window = partner_client.get(URL, {"from": _at(4).isoformat(), "to": _at(7).isoformat()})
+    bad = partner_client.get(URL, {"from": _at(4).isoformat(), "to": _at(3).isoformat()})
+
+    assert detail.json()["id"] == early.pk
+    assert [s["id"] for s in window.json()["results"]] == [late.pk]
+    _problem(bad, 400, "validation_error")
