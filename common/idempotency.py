@@ -78,7 +78,7 @@ def _validated_key(raw: str) -> str:
 
 
 def _stale_before():
-    seconds = getattr(settings, "IDEMPOTENCY_STALE_CLAIM_SECONDS", 300)
+    seconds = settings.IDEMPOTENCY_STALE_CLAIM_SECONDS
     return timezone.now() - timedelta(seconds=seconds)
 
 

@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role.choices",
         "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
+        "BookingStatusEnum": "bookings.models.BookingStatus.choices",
     },
 }
 
@@ -218,6 +219,8 @@ OTP_ISSUE_WINDOW_MINUTES = env_int("OTP_ISSUE_WINDOW_MINUTES", 10)
 BOOKING_REMINDER_MINUTES = env_int("BOOKING_REMINDER_MINUTES", 120)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# An in-progress key older than this was left by a crashed worker; a retry may take it over.
+IDEMPOTENCY_STALE_CLAIM_SECONDS = env_int("IDEMPOTENCY_STALE_CLAIM_SECONDS", 300)
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
