@@ -40,7 +40,11 @@ TEMPLATES: dict[str, MessageTemplate] = {
     ),
     Kind.BOOKING_REMINDER: MessageTemplate(
         subject="Reminder: booking #{booking_id} starts at {start}",
-        body="Your booking #{booking_id} for {service} with {partner} starts at {start}.",
+        body=(
+            "Your booking #{booking_id} for {service} with {partner} starts at {start}.\n"
+            "Arrival codes are valid for a short time: when the service person arrives, "
+            "request a fresh code in the app if yours has expired."
+        ),
         sms="Slotwise reminder: booking #{booking_id} with {partner} starts at {start}.",
     ),
     Kind.BOOKING_CANCELLED: MessageTemplate(

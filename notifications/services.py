@@ -85,7 +85,8 @@ def notify(
                 OutboxMessage(
                     channel=OutboxMessage.Channel.EMAIL,
                     recipient=recipient.email,
-                    subject=template.subject.format(**fields)[:255],
+                    # One line: a newline in a header would make every send fail.
+                    subject=" ".join(template.subject.format(**fields).split())[:255],
                     body=template.body.format(**fields),
                 )
             )
