@@ -1,0 +1,114 @@
+"""The gateway interface and the value objects that cross it."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from common.problems import InvalidRequest
+
+
+class GatewayError(Exception):
+    """A gateway call failed. ``retryable`` is True for network errors, timeouts, 429
+    and HTTP 5xx (try again later with the same idempotency key), False for 4xx."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+
+class InvalidSignature(Exception):
+    """A webhook (or checkout callback) failed its gateway's signature check."""
+
+
+class UnknownGateway(InvalidRequest):
+    code = "unknown_gateway"
+    title = "Unknown payment gateway"
+
+
+@dataclass(frozen=True)
+class OrderHandle:
+    """What the client needs to pay: the gateway order/session id and how to open it."""
+
+    order_id: str
+    checkout_url: str | None = None
+    key_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    gateway_refund_id: str
+    status: Literal["processed", "pending"]
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified incoming webhook: its id (unique per gateway), type and parsed body."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+class SignalKind(enum.StrEnum):
+    CAPTURED = "captured"
+    FAILED = "failed"
+    REFUND_PROCESSED = "refund_processed"
+    REFUND_FAILED = "refund_failed"
+    DISPUTE = "dispute"
+
+
+@dataclass(frozen=True)
+class PaymentSignal:
+    """What a webhook means for us, independent of the gateway's payload shape.
+
+    The payment is found by ``order_id`` (our stored order/session id), else by
+    ``payment_id``, else by ``booking_id`` (from notes/metadata).
+    """
+
+    kind: SignalKind
+    order_id: str = ""
+    payment_id: str = ""
+    booking_id: int | None = None
+    amount_minor: int | None = None
+    currency: str = ""
+    refund_id: str = ""
+    dispute_id: str = ""
+    reason: str = ""
+
+
+class PaymentGateway(ABC):
+    """One payment gateway. Implementations never touch the database."""
+
+    name: str
+
+    @abstractmethod
+    def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:
+        """Create the gateway order/session for ``booking``; raises :class:`GatewayError`."""
+
+    @abstractmethod
+    def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
+        """Refund ``amount_minor`` of ``payment``; the same ``idempotency_key`` never
+        refunds twice at the gateway. Raises :class:`GatewayError`."""
+
+    @abstractmethod
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """Check the signature of a raw webhook body; raises :class:`InvalidSignature`."""
+
+    @abstractmethod
+    def interpret(self, *, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
+        """Map a verified event to what it means for us; ``[]`` for types we ignore."""
+
+    def verify_checkout_signature(self, *, order_id: str, payment_id: str, signature: str) -> None:
+        """Check a client-side checkout callback (Razorpay only); raises
+        :class:`InvalidSignature`."""
+        raise InvalidSignature(f"{self.name} has no checkout signature")
+
+    def expire_order(self, *, payment) -> None:  # noqa: B027 - optional hook
+        """Stop the order from being paid any more, where the gateway allows it."""

@@ -1,0 +1,120 @@
+"""The built-in offline gateway (embedded default, demos, end-to-end tests).
+
+Orders are ``sbx_order_<hex>``; the checkout page ``/sandbox/checkout/<order_id>``
+plays the gateway's hosted page. Its webhooks are Razorpay-shaped JSON signed like
+Razorpay's: ``X-Sandbox-Signature`` = hex HMAC-SHA256 of the raw body keyed with
+``SANDBOX_WEBHOOK_SECRET``; the event id is ``X-Sandbox-Event-Id`` or the body's
+``event_id``. Refunds succeed at once with an id derived from the idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+from payments.gateways.base import (
+    GatewayEvent,
+    InvalidSignature,
+    OrderHandle,
+    PaymentGateway,
+    PaymentSignal,
+    RefundResult,
+)
+from payments.gateways.razorpay_events import interpret_razorpay_event
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+EVENT_ID_HEADER = "X-Sandbox-Event-Id"
+
+
+def sign(body: bytes) -> str:
+    """The sandbox signature of a raw body (hex HMAC-SHA256, Razorpay's scheme)."""
+    return hmac.new(settings.SANDBOX_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+def build_payment_webhook(*, payment, outcome: str) -> tuple[bytes, dict[str, str]]:
+    """A signed ``payment.captured`` / ``payment.failed`` event for a sandbox payment,
+    as the raw body and headers a gateway would deliver."""
+    if outcome not in ("captured", "failed"):
+        raise ValueError(outcome)
+    event_id = "sbx_evt_" + secrets.token_hex(12)
+    entity: dict[str, Any] = {
+        "id": "sbx_pay_" + secrets.token_hex(8),
+        "entity": "payment",
+        "order_id": payment.order_id,
+        "amount": payment.amount_minor,
+        "currency": payment.currency,
+        "status": outcome,
+        "notes": {"booking_id": str(payment.booking_id)},
+    }
+    if outcome == "failed":
+        entity["error_description"] = "Declined on the sandbox checkout page."
+    body = json.dumps(
+        {
+            "event_id": event_id,
+            "entity": "event",
+            "event": f"payment.{outcome}",
+            "payload": {"payment": {"entity": entity}},
+        },
+        separators=(",", ":"),
+    ).encode()
+    headers = {
+        SIGNATURE_HEADER: sign(body),
+        EVENT_ID_HEADER: event_id,
+        "Content-Type": "application/json",
+    }
+    return body, headers
+
+
+class SandboxGateway(PaymentGateway):
+    name = "sandbox"
+
+    def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:
+        order_id = "sbx_order_" + secrets.token_hex(10)
+        url = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/checkout/{order_id}"
+        return OrderHandle(
+            order_id=order_id,
+            checkout_url=url,
+            raw={
+                "id": order_id,
+                "amount": amount_minor,
+                "currency": currency,
+                "notes": {"booking_id": str(booking.pk)},
+            },
+        )
+
+    def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
+        digest = hashlib.sha256(f"{payment.order_id}:{idempotency_key}".encode()).hexdigest()
+        return RefundResult(gateway_refund_id="sbx_rfnd_" + digest[:20], status="processed")
+
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        signature = _header(headers, SIGNATURE_HEADER)
+        if not signature or not hmac.compare_digest(sign(body), signature):
+            raise InvalidSignature("sandbox signature mismatch")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise InvalidSignature("the signed body is not JSON") from None
+        if not isinstance(payload, dict):
+            raise InvalidSignature("the signed body is not a JSON object")
+        event_id = _header(headers, EVENT_ID_HEADER) or str(payload.get("event_id") or "")
+        if not event_id:
+            event_id = "sha256:" + hashlib.sha256(body).hexdigest()
+        return GatewayEvent(
+            event_id=event_id, event_type=str(payload.get("event") or ""), payload=payload
+        )
+
+    def interpret(self, *, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
+        return interpret_razorpay_event(event_type=event_type, payload=payload)

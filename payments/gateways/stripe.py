@@ -1,0 +1,247 @@
+"""Stripe through its SDK: Checkout Sessions, refunds, signed webhooks.
+
+A ``StripeClient`` per call with ``api_base`` from ``STRIPE_API_BASE`` and the
+``requests`` HTTP client forced (so a fake server or ``responses`` can stand in),
+and no SDK-side retries: the refund task owns retrying, with our idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.utils import timezone
+
+from payments.gateways.base import (
+    GatewayError,
+    GatewayEvent,
+    InvalidSignature,
+    OrderHandle,
+    PaymentGateway,
+    PaymentSignal,
+    RefundResult,
+    SignalKind,
+)
+
+TIMEOUT_SECONDS = 15
+# Stripe refuses a Checkout Session that expires sooner than 30 minutes from now.
+MIN_SESSION_MINUTES = 31
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+def _gateway_error(what: str, exc: stripe.StripeError) -> GatewayError:
+    status = exc.http_status
+    if isinstance(exc, stripe.APIConnectionError) or status is None:
+        retryable = True
+    else:
+        retryable = status >= 500 or status in (409, 429)
+    return GatewayError(f"stripe {what}: {exc}", retryable=retryable, status=status)
+
+
+def _booking_id(obj: dict[str, Any]) -> int | None:
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and str(metadata.get("booking_id", "")).isdigit():
+        return int(metadata["booking_id"])
+    return None
+
+
+def _amount(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _id(value: Any) -> str:
+    """An expandable field: an id string or an expanded object with an id."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+class StripeGateway(PaymentGateway):
+    name = "stripe"
+
+    def _client(self) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY or "sk_missing",
+            base_addresses={"api": settings.STRIPE_API_BASE.rstrip("/")},
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+            max_network_retries=0,
+        )
+
+    def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:
+        now = timezone.now()
+        expires_at = max(
+            booking.hold_expires_at or now, now + timedelta(minutes=MIN_SESSION_MINUTES)
+        )
+        expires_at = min(expires_at, now + timedelta(hours=23))
+        metadata = {"booking_id": str(booking.pk)}
+        return_url = (
+            f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/return/{{CHECKOUT_SESSION_ID}}"
+        )
+        try:
+            session = self._client().v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "client_reference_id": str(booking.pk),
+                    "line_items": [
+                        {
+                            "quantity": 1,
+                            "price_data": {
+                                "currency": currency.lower(),
+                                "unit_amount": amount_minor,
+                                "product_data": {"name": f"Slotwise booking #{booking.pk}"},
+                            },
+                        }
+                    ],
+                    "metadata": metadata,
+                    "payment_intent_data": {"metadata": metadata},
+                    "expires_at": int(expires_at.timestamp()),
+                    "success_url": return_url,
+                    "cancel_url": return_url,
+                },
+                # A retried create (timeout, lost response) returns the same session.
+                options={"idempotency_key": f"slotwise-booking-{booking.pk}-checkout"},
+            )
+        except stripe.StripeError as exc:
+            raise _gateway_error("checkout session", exc) from None
+        raw = session.to_dict()
+        return OrderHandle(order_id=session.id, checkout_url=session.get("url"), raw=raw)
+
+    def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
+        if not payment.payment_id:
+            raise GatewayError("stripe refund: the payment has no payment intent", retryable=False)
+        try:
+            refund = self._client().v1.refunds.create(
+                params={
+                    "payment_intent": payment.payment_id,
+                    "amount": amount_minor,
+                    "metadata": {"booking_id": str(payment.booking_id)},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _gateway_error("refund", exc) from None
+        if refund.status in ("failed", "canceled"):
+            raise GatewayError(f"stripe refund {refund.id} {refund.status}", retryable=False)
+        status = "processed" if refund.status == "succeeded" else "pending"
+        return RefundResult(gateway_refund_id=refund.id, status=status)
+
+    def expire_order(self, *, payment) -> None:
+        try:
+            self._client().v1.checkout.sessions.expire(payment.order_id)
+        except stripe.StripeError as exc:
+            raise _gateway_error("expire session", exc) from None
+
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        secret = settings.STRIPE_WEBHOOK_SECRET
+        signature = _header(headers, "Stripe-Signature")
+        if not secret or not signature:
+            raise InvalidSignature("missing signature or webhook secret")
+        try:
+            stripe.Webhook.construct_event(
+                body, signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+            )
+            payload = json.loads(body)
+        except (stripe.SignatureVerificationError, ValueError) as exc:
+            raise InvalidSignature(str(exc)) from None
+        if not isinstance(payload, dict) or not payload.get("id"):
+            raise InvalidSignature("the signed body is not a Stripe event")
+        return GatewayEvent(
+            event_id=str(payload["id"]), event_type=str(payload.get("type") or ""), payload=payload
+        )
+
+    def interpret(self, *, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
+        obj = (payload.get("data") or {}).get("object") or {}
+        if not isinstance(obj, dict):
+            return []
+        if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+            # A completed session with a delayed method is not paid yet.
+            if obj.get("payment_status") != "paid":
+                return []
+            return [
+                PaymentSignal(
+                    kind=SignalKind.CAPTURED,
+                    order_id=str(obj.get("id") or ""),
+                    payment_id=_id(obj.get("payment_intent")),
+                    booking_id=_booking_id(obj),
+                    amount_minor=_amount(obj.get("amount_total")),
+                    currency=str(obj.get("currency") or "").upper(),
+                )
+            ]
+        if event_type == "checkout.session.async_payment_failed":
+            return [
+                PaymentSignal(
+                    kind=SignalKind.FAILED,
+                    order_id=str(obj.get("id") or ""),
+                    booking_id=_booking_id(obj),
+                    reason="async payment failed",
+                )
+            ]
+        if event_type == "payment_intent.succeeded":
+            return [
+                PaymentSignal(
+                    kind=SignalKind.CAPTURED,
+                    payment_id=str(obj.get("id") or ""),
+                    booking_id=_booking_id(obj),
+                    amount_minor=_amount(obj.get("amount_received")),
+                    currency=str(obj.get("currency") or "").upper(),
+                )
+            ]
+        if event_type == "payment_intent.payment_failed":
+            error = obj.get("last_payment_error") or {}
+            return [
+                PaymentSignal(
+                    kind=SignalKind.FAILED,
+                    payment_id=str(obj.get("id") or ""),
+                    booking_id=_booking_id(obj),
+                    reason=str(error.get("message") or "payment failed"),
+                )
+            ]
+        if event_type == "charge.refunded":
+            # The charge lists its refunds only when expanded (API >= 2022-11-15 omits
+            # them); without ids there is nothing to reconcile, refund.* events cover it.
+            refunds = (obj.get("refunds") or {}).get("data") or []
+            return [
+                _refund_signal(refund, payment_id=_id(obj.get("payment_intent")))
+                for refund in refunds
+                if isinstance(refund, dict) and refund.get("status") in ("succeeded", "failed")
+            ]
+        if event_type in ("refund.updated", "refund.failed", "charge.refund.updated"):
+            if obj.get("status") not in ("succeeded", "failed"):
+                return []
+            return [_refund_signal(obj, payment_id=_id(obj.get("payment_intent")))]
+        if event_type == "charge.dispute.created":
+            return [
+                PaymentSignal(
+                    kind=SignalKind.DISPUTE,
+                    payment_id=_id(obj.get("payment_intent")),
+                    amount_minor=_amount(obj.get("amount")),
+                    currency=str(obj.get("currency") or "").upper(),
+                    dispute_id=str(obj.get("id") or ""),
+                    reason=str(obj.get("reason") or "chargeback"),
+                )
+            ]
+        return []
+
+
+def _refund_signal(refund: dict[str, Any], *, payment_id: str) -> PaymentSignal:
+    succeeded = refund.get("status") == "succeeded"
+    return PaymentSignal(
+        kind=SignalKind.REFUND_PROCESSED if succeeded else SignalKind.REFUND_FAILED,
+        payment_id=payment_id or _id(refund.get("payment_intent")),
+        booking_id=_booking_id(refund),
+        amount_minor=_amount(refund.get("amount")),
+        currency=str(refund.get("currency") or "").upper(),
+        refund_id=str(refund.get("id") or ""),
+        reason=str(refund.get("failure_reason") or refund.get("status") or ""),
+    )
