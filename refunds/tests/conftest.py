@@ -1,0 +1,38 @@
+import pytest
+
+from bookings.factories import BookingFactory
+from bookings.models import BookingStatus
+from partners.factories import StaffFactory
+from refunds.factories import CapturedPaymentFactory
+
+STRIPE_BASE = "https://stripe.test.invalid"
+RAZORPAY_BASE = "https://razorpay.test.invalid"
+
+
+@pytest.fixture
+def fake_gateways(settings):
+    """Point the SDKs at hosts that only ``responses`` answers."""
+    settings.STRIPE_API_BASE = STRIPE_BASE
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    settings.RAZORPAY_API_BASE = RAZORPAY_BASE
+    settings.RAZORPAY_KEY_ID = "rzp_test_fake"
+    settings.RAZORPAY_KEY_SECRET = "rzp_secret_fake"
+    return settings
+
+
+@pytest.fixture
+def captured_payment(db, customer):
+    """``captured_payment(gateway="sandbox", amount=49900, status=CONFIRMED)``."""
+
+    def make(*, gateway: str = "sandbox", amount: int = 49900, **booking_fields):
+        booking_fields.setdefault("status", BookingStatus.CONFIRMED)
+        booking = BookingFactory(customer=customer, amount_minor=amount, **booking_fields)
+        if booking.assigned_staff_id is None:
+            booking.assigned_staff = StaffFactory(partner=booking.partner)
+            booking.save(update_fields=["assigned_staff"])
+        prefix = {"stripe": "pi_", "razorpay": "pay_"}.get(gateway, "sbx_pay_")
+        return CapturedPaymentFactory(
+            booking=booking, gateway=gateway, payment_id=f"{prefix}{booking.pk}x"
+        )
+
+    return make

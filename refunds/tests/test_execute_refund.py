@@ -1,0 +1,236 @@
+"""Refund execution through the gateways, faked at the HTTP layer with ``responses``."""
+
+import json
+
+import pytest
+import responses
+
+from bookings.models import BookingEvent
+from payments.models import Payment
+from refunds import services
+from refunds.models import Refund
+from refunds.tasks import REFUND_MAX_ATTEMPTS, execute_refund, retry_delay
+from refunds.tests.conftest import RAZORPAY_BASE, STRIPE_BASE
+
+STRIPE_REFUNDS = f"{STRIPE_BASE}/v1/refunds"
+UNAVAILABLE = {"error": {"type": "api_error", "message": "Service unavailable"}}
+
+
+def _stripe_refund(status="succeeded", refund_id="re_fake_1", amount=49900):
+    return {"id": refund_id, "object": "refund", "amount": amount, "status": status}
+
+
+def _create(payment, amount=None, source=Refund.Source.MANUAL):
+    return services.create_refund(
+        booking=payment.booking,
+        payment=payment,
+        amount_minor=payment.captured_amount_minor if amount is None else amount,
+        source=source,
+        reason="test",
+    )
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_two_503s_then_success_sends_three_requests_with_one_idempotency_key(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)
+    responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.gateway_refund_id == "re_fake_1"
+    assert refund.attempts == 3
+    assert refund.last_error == ""
+    assert len(responses.calls) == 3
+    keys = {call.request.headers["Idempotency-Key"] for call in responses.calls}
+    assert keys == {refund.idempotency_key} == {f"slotwise-refund-{refund.pk}"}
+    assert "amount=49900" in responses.calls[0].request.body
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REFUNDED
+    assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").exists()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_400_fails_the_refund_at_once_without_retries(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(
+        STRIPE_REFUNDS,
+        status=400,
+        json={"error": {"type": "invalid_request_error", "message": "Charge already refunded"}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+    assert refund.attempts == 1
+    assert "Charge already refunded" in refund.last_error
+    assert len(responses.calls) == 1
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CAPTURED  # unchanged
+    assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_failed").exists()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_retryable_errors_stop_after_the_last_attempt_and_mark_failed(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)  # repeats for every call
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert len(responses.calls) == REFUND_MAX_ATTEMPTS
+    assert refund.status == Refund.Status.FAILED
+    assert refund.attempts == REFUND_MAX_ATTEMPTS
+    assert "503" in refund.last_error or "unavailable" in refund.last_error.lower()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_running_the_task_twice_refunds_once(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund())
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+    execute_refund.delay(refund.pk)
+    execute_refund.apply(args=[refund.pk])
+
+    assert len(responses.calls) == 1
+    refund.refresh_from_db()
+    assert (refund.status, refund.attempts) == (Refund.Status.SUCCEEDED, 1)
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_gateway_pending_keeps_processing_until_the_webhook_reconciles(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund(status="pending", amount=20000))
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment, amount=20000)
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PROCESSING, "re_fake_1")
+
+    def reconcile(succeeded):
+        return services.reconcile_gateway_refund(
+            payment=payment,
+            gateway_refund_id="re_fake_1",
+            succeeded=succeeded,
+            amount_minor=20000,
+            detail="webhook",
+        )
+
+    assert reconcile(True).status == Refund.Status.SUCCEEDED
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PARTIALLY_REFUNDED
+    # Late or repeated events never move SUCCEEDED back, nor notify twice.
+    assert reconcile(True).status == Refund.Status.SUCCEEDED
+    assert reconcile(False).status == Refund.Status.SUCCEEDED
+    assert (
+        BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").count() == 1
+    )
+    # A later run of the task sends nothing more.
+    execute_refund.delay(refund.pk)
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.django_db
+def test_webhook_before_the_task_stored_the_id_matches_by_amount(captured_payment):
+    payment = captured_payment(gateway="stripe")
+    refund = _create(payment, amount=1000)  # on_commit never runs: still PENDING, no id
+    other = _create(payment, amount=2000)
+    found = services.reconcile_gateway_refund(
+        payment=payment, gateway_refund_id="re_x", succeeded=False, amount_minor=2000, detail="no"
+    )
+    assert found.pk == other.pk
+    assert (found.status, found.gateway_refund_id) == (Refund.Status.FAILED, "re_x")
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+    unknown = services.reconcile_gateway_refund(
+        payment=payment, gateway_refund_id="re_y", succeeded=True, amount_minor=777, detail=""
+    )
+    assert unknown is None
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_razorpay_retry_carries_the_same_refund_idempotency_header(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="razorpay")
+    url = f"{RAZORPAY_BASE}/v1/payments/{payment.payment_id}/refund"
+    responses.post(url, status=502, body="bad gateway")
+    responses.post(
+        url, status=200, json={"id": "rfnd_fake_1", "status": "processed", "amount": 49900}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.gateway_refund_id == "rfnd_fake_1"
+    assert [c.request.headers["X-Refund-Idempotency"] for c in responses.calls] == [
+        refund.idempotency_key
+    ] * 2
+    assert json.loads(responses.calls[1].request.body)["amount"] == 49900
+
+
+@pytest.mark.django_db
+def test_sandbox_refunds_succeed_offline(captured_payment, django_capture_on_commit_callbacks):
+    payment = captured_payment(gateway="sandbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment, amount=10000)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.gateway_refund_id.startswith("sbx_rfnd_")
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PARTIALLY_REFUNDED
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_support_retry_of_a_failed_refund_reuses_the_idempotency_key(
+    fake_gateways, captured_payment, support_user, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=400, json={"error": {"message": "try later"}})
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund())
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.retry_refund(refund_id=refund.pk, actor=support_user)
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert {c.request.headers["Idempotency-Key"] for c in responses.calls} == {
+        refund.idempotency_key
+    }
+    with pytest.raises(services.RefundNotRetryable):
+        services.retry_refund(refund_id=refund.pk, actor=support_user)
+
+
+@pytest.mark.parametrize("retries", [0, 1, 2, 3, 10])
+def test_retry_delay_is_exponential_with_jitter_and_capped(retries):
+    ceiling = min(30 * 2**retries, 3600)
+    delays = {retry_delay(retries) for _ in range(20)}
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert len(delays) > 1  # jittered
