@@ -36,7 +36,7 @@ run: install
 test: install-dev
 	mkdir -p staticfiles
 	env -u DEBUG DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		SECRET_KEY=test-only-secret CELERY_TASK_ALWAYS_EAGER=true \
+		SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 CELERY_TASK_ALWAYS_EAGER=true \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

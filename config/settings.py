@@ -52,7 +52,7 @@ if not SECRET_KEY:
     if not EMBEDDED:
         raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set.")
     # Only the offline demo mode may run on a known key.
-    SECRET_KEY = "embedded-demo-only-not-a-secret"  # noqa: S105
+    SECRET_KEY = "embedded-demo-only-this-is-not-a-secret-value"  # noqa: S105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
