@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
         "UserRoleEnum": "accounts.models.Role.choices",
         "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
         "BookingStatusEnum": "bookings.models.BookingStatus.choices",
+        "PaymentStatusEnum": "payments.models.PaymentStatus",
     },
 }
 
@@ -236,6 +237,9 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 # The sandbox gateway signs its webhooks like Razorpay does; in the embedded default a
 # derived key is fine because both sides of the signature live in this process.
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "sandbox-" + SECRET_KEY[:16])
+# The sandbox checkout page confirms bookings without money: off unless it is the default
+# gateway (embedded mode, demos) or switched on explicitly.
+PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", PAYMENT_DEFAULT_GATEWAY == "sandbox")
 
 # --- Email / SMS ----------------------------------------------------------------------------
 # Django 6.1 configures email through MAILERS; the environment keeps Django's classic names.

@@ -80,3 +80,7 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway}:{self.event_type}:{self.event_id}"
+
+
+# For drf-spectacular's ENUM_NAME_OVERRIDES (it imports choices by dotted module path).
+PaymentStatus = Payment.Status

@@ -6,14 +6,25 @@ through :mod:`refunds.services`. No gateway HTTP runs inside a transaction here.
 
 from __future__ import annotations
 
+import enum
 import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from bookings.models import Booking
-from payments.gateways import get_gateway
-from payments.models import Payment
+from bookings.errors import InvalidTransition
+from bookings.models import Booking, BookingStatus
+from bookings.transitions import record_event, take_seats, transition_booking
+from payments.errors import (
+    GatewayDisabled,
+    InvalidSignatureProblem,
+    PaymentGatewayUnavailable,
+    PaymentNotFound,
+    WrongGateway,
+)
+from payments.gateways import GatewayError, InvalidSignature, get_gateway
+from payments.models import Gateway, Payment
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +39,27 @@ def start_payment(*, booking: Booking, gateway: str | None = None) -> Payment:
     constraint and returns the winner's row (the loser's gateway order is never used;
     Stripe even returns the same session thanks to the idempotency key).
 
-    Raises :class:`~payments.gateways.UnknownGateway` (400) for a bad name and
-    :class:`~payments.gateways.GatewayError` when the gateway cannot be reached.
+    Raises :class:`~payments.gateways.UnknownGateway` (400) for a bad name,
+    :class:`GatewayDisabled` (400) for the sandbox when it is not enabled, and
+    :class:`PaymentGatewayUnavailable` (502) when the gateway refused or could not be
+    reached (nothing is stored then).
     """
     existing = Payment.objects.filter(booking_id=booking.pk).first()
     if existing is not None:
         return existing
     name = gateway or settings.PAYMENT_DEFAULT_GATEWAY
-    handle = get_gateway(name).create_order(
-        booking=booking, amount_minor=booking.amount_minor, currency=booking.currency
-    )
+    if name == Gateway.SANDBOX and not settings.PAYMENT_SANDBOX_ENABLED:
+        raise GatewayDisabled(
+            "The sandbox gateway is disabled (PAYMENT_SANDBOX_ENABLED).",
+            errors={"gateway": ["Not enabled."]},
+        )
+    try:
+        handle = get_gateway(name).create_order(
+            booking=booking, amount_minor=booking.amount_minor, currency=booking.currency
+        )
+    except GatewayError as exc:
+        logger.warning("booking %s: %s order failed: %s", booking.pk, name, exc)
+        raise PaymentGatewayUnavailable(f"The {name} gateway could not create the order.") from exc
     raw = dict(handle.raw)
     if handle.key_id:
         raw["_key_id"] = handle.key_id
@@ -60,3 +82,267 @@ def start_payment(*, booking: Booking, gateway: str | None = None) -> Payment:
             "booking %s: concurrent start_payment, order %s unused", booking.pk, handle.order_id
         )
         return winner
+
+
+# --- gateway outcomes -----------------------------------------------------------------------
+
+# States past confirmation: a capture there is a repeat and changes nothing.
+CONFIRMED_OR_LATER = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.IN_PROGRESS,
+    BookingStatus.AWAITING_COMPLETION,
+    BookingStatus.COMPLETED,
+)
+# States a late capture can still confirm from, when the seats can be taken again.
+LATE_CAPTURE_STATUSES = (
+    BookingStatus.PENDING_PAYMENT,
+    BookingStatus.PAYMENT_FAILED,
+    BookingStatus.EXPIRED,
+)
+
+
+class Outcome(enum.StrEnum):
+    """What applying one gateway outcome did (recorded on the webhook ledger row)."""
+
+    CONFIRMED = "confirmed"
+    ALREADY_DONE = "already_done"
+    FLAGGED = "flagged"
+    REFUND_QUEUED = "refund_queued"
+    FAILED = "failed"
+    RECONCILED = "reconciled"
+    DISPUTE_RECORDED = "dispute_recorded"
+    NO_EFFECT = "no_effect"
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    # Payment first, then booking: the same lock order as cancel_booking.
+    return Payment.objects.select_for_update().get(pk=payment_id)
+
+
+def _flag_payment(*, payment: Payment, reason: str, label: str, data: dict) -> None:
+    Payment.objects.filter(pk=payment.pk).update(
+        flagged=True, flag_reason=reason[:255], updated_at=timezone.now()
+    )
+    record_event(
+        booking_id=payment.booking_id,
+        kind="payment_flagged",
+        actor_label=label,
+        reason=reason,
+        data=data,
+    )
+
+
+@transaction.atomic
+def record_capture(
+    *,
+    payment: Payment,
+    gateway_payment_id: str,
+    amount_minor: int | None,
+    currency: str | None,
+    label: str,
+    data: dict | None = None,
+) -> Outcome:
+    """Apply "the gateway captured money for this payment" exactly once.
+
+    Atomic (joins the caller's transaction); the payment row is locked first, then the
+    booking moves through :func:`transition_booking`. Guarantees:
+
+    - amount or currency different from the payment's (when the gateway reports them):
+      the payment is flagged for support, the booking is untouched -> FLAGGED;
+    - a capture of an already captured payment changes nothing (duplicate under another
+      event id, ``order.paid`` after ``payment.captured``, verify endpoint vs webhook)
+      -> ALREADY_DONE, unless the booking is still PENDING_PAYMENT;
+    - otherwise the payment becomes CAPTURED and the booking CONFIRMED from
+      PENDING_PAYMENT, or from PAYMENT_FAILED/EXPIRED when its seats can be taken again
+      (late capture) -> CONFIRMED; a booking that is CANCELLED, or whose seats are gone,
+      keeps its status and a full refund is queued -> REFUND_QUEUED;
+    - a booking already CONFIRMED or later is never moved -> ALREADY_DONE.
+    """
+    data = {**(data or {}), "payment_id": gateway_payment_id}
+    payment = _lock_payment(payment.pk)
+    if amount_minor is not None and (
+        amount_minor != payment.amount_minor or (currency or "").upper() != payment.currency.upper()
+    ):
+        reason = (
+            f"Paid {amount_minor} {currency} but the booking costs "
+            f"{payment.amount_minor} {payment.currency}."
+        )
+        was_captured = payment.status == Payment.Status.CAPTURED
+        updates = {"flagged": True, "flag_reason": reason[:255], "updated_at": timezone.now()}
+        if not was_captured and (currency or "").upper() == payment.currency.upper():
+            # Real money was taken: record it so support can refund it from the admin.
+            updates.update(
+                status=Payment.Status.CAPTURED,
+                captured_amount_minor=amount_minor,
+                payment_id=gateway_payment_id or payment.payment_id,
+            )
+        Payment.objects.filter(pk=payment.pk).update(**updates)
+        record_event(
+            booking_id=payment.booking_id,
+            kind="payment_flagged",
+            actor_label=label,
+            reason=reason,
+            data={**data, "amount": amount_minor, "currency": currency},
+        )
+        return Outcome.FLAGGED
+
+    newly_captured = payment.status in (Payment.Status.CREATED, Payment.Status.FAILED)
+    if newly_captured:
+        Payment.objects.filter(pk=payment.pk).update(
+            status=Payment.Status.CAPTURED,
+            captured_amount_minor=payment.amount_minor,
+            payment_id=gateway_payment_id or payment.payment_id,
+            updated_at=timezone.now(),
+        )
+    booking = Booking.objects.select_for_update().get(pk=payment.booking_id)
+    if booking.status in CONFIRMED_OR_LATER:
+        return Outcome.ALREADY_DONE
+    if not newly_captured and booking.status != BookingStatus.PENDING_PAYMENT:
+        return Outcome.ALREADY_DONE  # this capture was handled (confirmed or refunded) before
+
+    if booking.status in LATE_CAPTURE_STATUSES:
+        extra: dict = {}
+        if not booking.holds_seats:
+            if take_seats(slot_id=booking.slot_id, quantity=booking.quantity):
+                extra = {"holds_seats": True}
+            else:
+                return _refund_late_capture(
+                    booking=booking, payment_id=payment.pk, label=label, why="its seats are taken"
+                )
+        transition_booking(
+            booking_id=booking.pk,
+            from_statuses=[booking.status],
+            to_status=BookingStatus.CONFIRMED,
+            actor_label=label,
+            reason="Payment captured.",
+            extra_updates=extra,
+            data=data,
+        )
+        return Outcome.CONFIRMED
+    return _refund_late_capture(
+        booking=booking, payment_id=payment.pk, label=label, why=f"it is {booking.status}"
+    )
+
+
+def _refund_late_capture(*, booking: Booking, payment_id: int, label: str, why: str) -> Outcome:
+    from refunds.services import create_refund
+
+    payment = Payment.objects.get(pk=payment_id)
+    create_refund(
+        booking=booking,
+        payment=payment,
+        amount_minor=payment.captured_amount_minor,
+        source="late_capture",
+        reason=f"Payment captured after the booking could no longer be confirmed ({why}).",
+        actor=None,
+    )
+    logger.info("booking %s: late capture via %s refunded in full (%s)", booking.pk, label, why)
+    return Outcome.REFUND_QUEUED
+
+
+@transaction.atomic
+def record_failure(
+    *, payment: Payment, reason: str, label: str, data: dict | None = None
+) -> Outcome:
+    """Apply "the gateway reports the payment failed".
+
+    Only a payment that was not captured becomes FAILED, and only a PENDING_PAYMENT
+    booking moves, to PAYMENT_FAILED with its seats released (exactly once). A failure
+    that arrives after a capture, or for a booking that left PENDING_PAYMENT, changes
+    nothing -> NO_EFFECT. Atomic; payment row locked before the booking.
+    """
+    payment = _lock_payment(payment.pk)
+    if payment.status != Payment.Status.CREATED:
+        return Outcome.NO_EFFECT
+    Payment.objects.filter(pk=payment.pk).update(
+        status=Payment.Status.FAILED, updated_at=timezone.now()
+    )
+    try:
+        transition_booking(
+            booking_id=payment.booking_id,
+            from_statuses=[BookingStatus.PENDING_PAYMENT],
+            to_status=BookingStatus.PAYMENT_FAILED,
+            actor_label=label,
+            reason=(reason or "Payment failed.")[:255],
+            release_seats=True,
+            data=data,
+        )
+    except InvalidTransition:
+        return Outcome.NO_EFFECT
+    return Outcome.FAILED
+
+
+def record_gateway_refund(
+    *,
+    payment: Payment,
+    gateway_refund_id: str,
+    succeeded: bool,
+    amount_minor: int | None,
+    detail: str,
+    label: str,
+) -> Outcome:
+    """Reconcile a gateway refund event with our refund row (refunds app); a refund we
+    did not make is flagged on the payment for support. Idempotent."""
+    from refunds.services import reconcile_gateway_refund
+
+    with transaction.atomic():
+        refund = reconcile_gateway_refund(
+            payment=payment,
+            gateway_refund_id=gateway_refund_id,
+            succeeded=succeeded,
+            amount_minor=amount_minor,
+            detail=detail,
+        )
+        if refund is None:
+            _flag_payment(
+                payment=payment,
+                reason=f"Gateway refund {gateway_refund_id} matches no Slotwise refund.",
+                label=label,
+                data={"gateway_refund_id": gateway_refund_id, "amount": amount_minor},
+            )
+            return Outcome.FLAGGED
+    return Outcome.RECONCILED
+
+
+def record_dispute(*, payment: Payment, gateway_dispute_id: str, reason: str) -> Outcome:
+    """Record a chargeback opened at the gateway (refunds app; idempotent per id)."""
+    from refunds.services import record_gateway_dispute
+
+    record_gateway_dispute(payment=payment, gateway_dispute_id=gateway_dispute_id, reason=reason)
+    return Outcome.DISPUTE_RECORDED
+
+
+def confirm_checkout(
+    *, booking: Booking, order_id: str, payment_id: str, signature: str, actor=None
+) -> Outcome:
+    """Confirm a booking from the Razorpay Checkout success handler.
+
+    The signature (HMAC-SHA256 of ``order_id|payment_id`` with the key secret) is
+    checked against the order id *we stored* for the booking, never the client's, before
+    anything changes; a mismatch raises :class:`InvalidSignatureProblem` (400
+    ``invalid_signature``). Then the capture goes through :func:`record_capture`, the same
+    path as the ``payment.captured`` webhook: whichever arrives first confirms, the other
+    is a no-op. Razorpay orders fix the amount, so the order's amount is what was paid.
+    """
+    payment = Payment.objects.filter(booking_id=booking.pk).first()
+    if payment is None:
+        raise PaymentNotFound()
+    if payment.gateway != Gateway.RAZORPAY:
+        raise WrongGateway(f"The booking is paid through {payment.gateway}, not Razorpay.")
+    try:
+        get_gateway(Gateway.RAZORPAY).verify_checkout_signature(
+            order_id=payment.order_id, payment_id=payment_id, signature=signature
+        )
+    except InvalidSignature:
+        logger.warning("booking %s: bad checkout signature (order %s)", booking.pk, order_id)
+        raise InvalidSignatureProblem(
+            "The checkout signature does not match this booking's order."
+        ) from None
+    return record_capture(
+        payment=payment,
+        gateway_payment_id=payment_id,
+        amount_minor=None,
+        currency=None,
+        label="razorpay checkout",
+        data={"source": "checkout", "actor_id": getattr(actor, "pk", None)},
+    )

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from payments.views import PaymentVerifyView
+
+urlpatterns = [
+    path(
+        "bookings/<int:booking_id>/payment/verify",
+        PaymentVerifyView.as_view(),
+        name="booking-payment-verify",
+    ),
+]

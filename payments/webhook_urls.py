@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from payments.views import RazorpayWebhookView, SandboxWebhookView, StripeWebhookView
+
+urlpatterns = [
+    path("razorpay", RazorpayWebhookView.as_view(), name="webhook-razorpay"),
+    path("stripe", StripeWebhookView.as_view(), name="webhook-stripe"),
+    path("sandbox", SandboxWebhookView.as_view(), name="webhook-sandbox"),
+]
