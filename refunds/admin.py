@@ -1,1 +1,385 @@
-from django.contrib import admin  # noqa: F401
+"""Support console for refunds, refund policies and disputes.
+
+Every action calls the same service functions as the API (``refunds.services``), so
+the money rules (never above the captured amount, conditional status changes) hold
+whichever way support acts.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+
+from bookings.models import BookingEvent
+from common.problems import DomainError
+from payments.models import Payment
+from refunds import services
+from refunds.admin_forms import (
+    ManualRefundForm,
+    RefundPolicyForm,
+    RejectDisputeForm,
+    ResolveWithRefundForm,
+    action_form_context,
+)
+from refunds.models import Dispute, Refund, RefundPolicy
+
+
+def _admin_link(obj, label=None) -> str:
+    if obj is None:
+        return "-"
+    meta = obj._meta
+    try:
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return str(label or obj)
+    return format_html('<a href="{}">{}</a>', url, label or obj)
+
+
+def _money(amount: int | None, currency: str) -> str:
+    return "-" if amount is None else f"{amount} {currency} (minor units)"
+
+
+def booking_timeline_html(booking_id: int) -> str:
+    events = BookingEvent.objects.filter(booking_id=booking_id).select_related("actor")
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                e.at.isoformat(timespec="seconds"),
+                e.kind,
+                e.from_status or "-",
+                e.to_status or "-",
+                e.actor or e.actor_label or "system",
+                e.reason,
+            )
+            for e in events
+        ),
+    )
+    return format_html(
+        "<table><tr><th>at</th><th>kind</th><th>status</th><th>actor</th><th>reason</th></tr>"
+        "{}</table>",
+        rows,
+    )
+
+
+def booking_payments_html(booking_id: int) -> str:
+    payment = Payment.objects.filter(booking_id=booking_id).first()
+    if payment is None:
+        return "No payment."
+    refunds = Refund.objects.filter(payment=payment)
+    refund_rows = format_html_join(
+        "",
+        "<li>{} {} {} ({}, {})</li>",
+        (
+            (_admin_link(r, f"#{r.pk}"), r.amount_minor, r.currency, r.source, r.status)
+            for r in refunds
+        ),
+    )
+    return format_html(
+        "<p>{} {}: {} status {}, captured {}, refundable now {}{}</p><ul>{}</ul>",
+        payment.gateway,
+        _admin_link(payment, payment.order_id),
+        payment.payment_id or "-",
+        payment.status,
+        _money(payment.captured_amount_minor, payment.currency),
+        _money(services.refundable_amount(payment=payment), payment.currency),
+        " — FLAGGED: " + payment.flag_reason if payment.flagged else "",
+        refund_rows,
+    )
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """FAILED refunds, and in-flight ones whose last attempt reported an error."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Needs attention")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=Refund.Status.FAILED) | queryset.filter(
+                status__in=services.IN_FLIGHT_STATUSES
+            ).exclude(last_error="")
+        return queryset
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "booking_link",
+        "amount_minor",
+        "currency",
+        "percent",
+        "source",
+        "status",
+        "gateway",
+        "attempts",
+        "policy_version",
+        "created_at",
+    ]
+    list_filter = [NeedsAttentionFilter, "status", "source", "payment__gateway", "created_at"]
+    search_fields = ["=booking__id", "gateway_refund_id", "reason"]
+    list_select_related = ["booking", "payment"]
+    date_hierarchy = "created_at"
+    actions = ["retry_failed"]
+    readonly_fields = [
+        "booking_link",
+        "payment",
+        "amount_minor",
+        "currency",
+        "percent",
+        "source",
+        "reason",
+        "status",
+        "policy_version",
+        "gateway_refund_id",
+        "idempotency_key",
+        "attempts",
+        "last_error",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "timeline",
+    ]
+    exclude = ["booking"]
+    change_list_template = "admin/refunds/refund/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # refunds are created by services (manual refund view below)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # money is read-only; state changes are actions
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("refunds.change_refund") or request.user.is_staff
+
+    @admin.display(description="booking")
+    def booking_link(self, refund: Refund) -> str:
+        return _admin_link(refund.booking)
+
+    @admin.display(description="gateway", ordering="payment__gateway")
+    def gateway(self, refund: Refund) -> str:
+        return refund.payment.gateway if refund.payment_id else "-"
+
+    @admin.display(description="booking timeline")
+    def timeline(self, refund: Refund) -> str:
+        return booking_timeline_html(refund.booking_id)
+
+    @admin.action(description="Retry selected failed refunds", permissions=["retry"])
+    def retry_failed(self, request, queryset: QuerySet[Refund]) -> None:
+        done, refused = 0, []
+        for refund in queryset.order_by("pk"):
+            try:
+                services.retry_refund(refund_id=refund.pk, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                refused.append(f"#{refund.pk}: {exc.detail}")
+        if done:
+            self.message_user(request, f"{done} refund(s) queued again.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not retried: " + "; ".join(refused), messages.WARNING)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.manual_refund_view)
+        return [
+            path("manual/", view, name="refunds_refund_manual"),
+            *super().get_urls(),
+        ]
+
+    def manual_refund_view(self, request):
+        """Support refunds a booking by hand through ``services.refund_booking_manually``."""
+        if not self.has_retry_permission(request):
+            return redirect("admin:index")
+        initial = {"booking_id": request.GET.get("booking")} if request.GET.get("booking") else {}
+        form = ManualRefundForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                refund = services.refund_booking_manually(
+                    booking_id=data["booking_id"],
+                    amount_minor=data["amount"],
+                    reason=data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                self.message_user(request, f"Refund #{refund.pk} created.", messages.SUCCESS)
+                return redirect("admin:refunds_refund_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Refund a booking",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/refunds/manual_refund.html", context)
+
+
+@admin.register(RefundPolicy)
+class RefundPolicyAdmin(admin.ModelAdmin):
+    """Policies are versions: a saved version's rules are frozen (refunds cite it); save a
+    new version and tick "active" to change the rules (the old one is deactivated)."""
+
+    form = RefundPolicyForm
+    list_display = [
+        "version",
+        "name",
+        "active",
+        "tiers",
+        "provider_cancel_percent",
+        "unassigned_percent",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["created_by", "created_at"]
+        return [
+            "version",
+            "tiers",
+            "provider_cancel_percent",
+            "unassigned_percent",
+            "created_by",
+            "created_at",
+        ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "booking_link",
+        "source",
+        "status",
+        "reason_short",
+        "created_at",
+        "resolved_by",
+        "resolved_at",
+        "refund_link",
+    ]
+    list_filter = ["status", "source", "created_at"]
+    search_fields = ["=booking__id", "gateway_dispute_id", "reason"]
+    list_select_related = ["booking", "resolved_by", "refund"]
+    date_hierarchy = "created_at"
+    actions = ["resolve_with_refund", "reject"]
+    readonly_fields = [
+        "booking_link",
+        "raised_by",
+        "source",
+        "gateway_dispute_id",
+        "reason",
+        "status",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "refund_link",
+        "created_at",
+        "payments",
+        "timeline",
+    ]
+    exclude = ["booking", "refund"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # resolved through the actions only
+
+    def has_resolve_permission(self, request) -> bool:
+        return request.user.is_staff
+
+    @admin.display(description="booking")
+    def booking_link(self, dispute: Dispute) -> str:
+        return _admin_link(dispute.booking)
+
+    @admin.display(description="refund")
+    def refund_link(self, dispute: Dispute) -> str:
+        return _admin_link(dispute.refund) if dispute.refund_id else "-"
+
+    @admin.display(description="reason")
+    def reason_short(self, dispute: Dispute) -> str:
+        return dispute.reason[:60]
+
+    @admin.display(description="payment and refunds")
+    def payments(self, dispute: Dispute) -> str:
+        return booking_payments_html(dispute.booking_id)
+
+    @admin.display(description="booking timeline")
+    def timeline(self, dispute: Dispute) -> str:
+        return booking_timeline_html(dispute.booking_id)
+
+    @admin.action(description="Resolve with refund (amount)…", permissions=["resolve"])
+    def resolve_with_refund(self, request, queryset: QuerySet[Dispute]):
+        return self._with_form(
+            request,
+            queryset,
+            form_class=ResolveWithRefundForm,
+            action="resolve_with_refund",
+            title="Resolve with a refund",
+            apply=lambda dispute, data: services.resolve_dispute_with_refund(
+                dispute_id=dispute.pk,
+                amount_minor=data["amount"],
+                note=data["note"],
+                actor=request.user,
+            ),
+        )
+
+    @admin.action(description="Reject…", permissions=["resolve"])
+    def reject(self, request, queryset: QuerySet[Dispute]):
+        return self._with_form(
+            request,
+            queryset,
+            form_class=RejectDisputeForm,
+            action="reject",
+            title="Reject the disputes",
+            apply=lambda dispute, data: services.reject_dispute(
+                dispute_id=dispute.pk, note=data["note"], actor=request.user
+            ),
+        )
+
+    def _with_form(self, request, queryset, *, form_class, action, title, apply):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done, refused = 0, []
+            for dispute in queryset.order_by("pk"):
+                try:
+                    apply(dispute, form.cleaned_data)
+                    done += 1
+                except DomainError as exc:
+                    refused.append(f"#{dispute.pk}: {exc.detail}")
+            if done:
+                self.message_user(request, f"{done} dispute(s) closed.", messages.SUCCESS)
+            if refused:
+                self.message_user(request, "Not closed: " + "; ".join(refused), messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            **action_form_context(
+                request=request, queryset=queryset, form=form, action=action, title=title
+            ),
+        }
+        return TemplateResponse(request, "admin/refunds/action_form.html", context)
