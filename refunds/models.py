@@ -66,6 +66,10 @@ class RefundPolicy(models.Model):
                 others.update(active=False)
             super().save(*args, **kwargs)
 
+    def validate_constraints(self, exclude=None) -> None:
+        # "One active policy" is kept by save(), which deactivates the previous version.
+        super().validate_constraints(exclude={*(exclude or ()), "active"})
+
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
