@@ -116,10 +116,9 @@ def test_dispute_page_shows_the_booking_timeline_and_payment(admin_client_suppor
         DISPUTES, {"status__exact": "open", "source__exact": "customer"}
     )
     assert listing.status_code == 200
-    assert (
-        f"Dispute #{open_dispute.pk}".encode() in listing.content
-        or str(open_dispute.pk).encode() in listing.content
-    )
+    link = f"/admin/refunds/dispute/{open_dispute.pk}/change/".encode()
+    assert link in listing.content
+    assert link not in admin_client_support.get(DISPUTES, {"status__exact": "rejected"}).content
 
 
 @pytest.mark.django_db
