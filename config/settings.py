@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
         "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
         "BookingStatusEnum": "bookings.models.BookingStatus.choices",
         "PaymentStatusEnum": "payments.models.PaymentStatus",
+        "RefundStatusEnum": "refunds.models.RefundStatus",
+        "RefundSourceEnum": "refunds.models.RefundSource",
+        "DisputeStatusEnum": "refunds.models.DisputeStatus",
+        "DisputeSourceEnum": "refunds.models.DisputeSource",
     },
 }
 

@@ -203,3 +203,10 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"Dispute #{self.pk} on booking {self.booking_id} ({self.status})"
+
+
+# Module-level names for the API schema's enum names (settings.SPECTACULAR_SETTINGS).
+RefundStatus = Refund.Status
+RefundSource = Refund.Source
+DisputeStatus = Dispute.Status
+DisputeSource = Dispute.Source
