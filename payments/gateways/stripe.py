@@ -115,7 +115,7 @@ class StripeGateway(PaymentGateway):
         except stripe.StripeError as exc:
             raise _gateway_error("checkout session", exc) from None
         raw = session.to_dict()
-        return OrderHandle(order_id=session.id, checkout_url=session.get("url"), raw=raw)
+        return OrderHandle(order_id=raw["id"], checkout_url=raw.get("url"), raw=raw)
 
     def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
         if not payment.payment_id:
@@ -131,10 +131,11 @@ class StripeGateway(PaymentGateway):
             )
         except stripe.StripeError as exc:
             raise _gateway_error("refund", exc) from None
-        if refund.status in ("failed", "canceled"):
-            raise GatewayError(f"stripe refund {refund.id} {refund.status}", retryable=False)
-        status = "processed" if refund.status == "succeeded" else "pending"
-        return RefundResult(gateway_refund_id=refund.id, status=status)
+        raw = refund.to_dict()
+        if raw.get("status") in ("failed", "canceled"):
+            raise GatewayError(f"stripe refund {raw['id']} {raw['status']}", retryable=False)
+        status = "processed" if raw.get("status") == "succeeded" else "pending"
+        return RefundResult(gateway_refund_id=raw["id"], status=status)
 
     def expire_order(self, *, payment) -> None:
         try:
