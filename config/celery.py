@@ -28,6 +28,10 @@ app.conf.beat_schedule = {
         "task": "notifications.tasks.enqueue_booking_reminders",
         "schedule": 300.0,
     },
+    "resume-stalled-refunds": {
+        "task": "refunds.tasks.resume_stalled_refunds",
+        "schedule": 300.0,
+    },
     "purge-idempotency-keys": {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),

@@ -71,3 +71,32 @@ def execute_refund(self, refund_id: int) -> str:
         refund_id=refund_id, gateway_refund_id=result.gateway_refund_id
     )
     return "processing"
+
+
+REFUND_STALL_MINUTES = getattr(settings, "REFUND_STALL_MINUTES", 15)
+
+
+@shared_task(acks_late=True)
+def resume_stalled_refunds() -> int:
+    """Beat sweep: re-enqueue refunds left in flight (the enqueue after commit was lost,
+    a worker died mid-attempt, or the gateway's "pending" never got its webhook).
+
+    Safe because ``execute_refund`` claims conditionally and the gateway call carries the
+    refund's idempotency key: a refund already made at the gateway is returned, not
+    repeated. Only refunds untouched for ``REFUND_STALL_MINUTES`` are picked up.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from refunds.models import Refund
+
+    cutoff = timezone.now() - timedelta(minutes=REFUND_STALL_MINUTES)
+    stalled = list(
+        Refund.objects.filter(
+            status__in=services.IN_FLIGHT_STATUSES, updated_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    for refund_id in stalled:
+        execute_refund.delay(refund_id)
+    return len(stalled)

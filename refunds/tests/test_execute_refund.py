@@ -201,6 +201,14 @@ def test_sandbox_refunds_succeed_offline(captured_payment, django_capture_on_com
     assert refund.gateway_refund_id.startswith("sbx_rfnd_")
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PARTIALLY_REFUNDED
+    # The customer is told once, through the outbox.
+    from notifications.models import OutboxMessage
+
+    messages = OutboxMessage.objects.filter(kind="refund", booking=payment.booking)
+    assert messages.exists()
+    assert {m.recipient for m in messages} <= {payment.booking.customer.email, ""} | {
+        getattr(payment.booking.customer, "phone", "")
+    }
 
 
 @pytest.mark.django_db
@@ -234,3 +242,23 @@ def test_retry_delay_is_exponential_with_jitter_and_capped(retries):
     delays = {retry_delay(retries) for _ in range(20)}
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(delays) > 1  # jittered
+
+
+@pytest.mark.django_db
+def test_sweep_resumes_only_refunds_stalled_in_flight(captured_payment):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from refunds.tasks import REFUND_STALL_MINUTES, resume_stalled_refunds
+
+    payment = captured_payment(gateway="sandbox")
+    stalled = _create(payment, amount=100)  # enqueue lost: on_commit never ran here
+    with time_machine.travel(timezone.now() + timedelta(minutes=REFUND_STALL_MINUTES + 1)):
+        fresh = _create(payment, amount=200)
+        assert resume_stalled_refunds.delay().get() == 1
+    stalled.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stalled.status == Refund.Status.SUCCEEDED
+    assert fresh.status == Refund.Status.PENDING
