@@ -1,1 +1,127 @@
-from django.contrib import admin  # noqa: F401
+"""Support console for payments and the webhook ledger.
+
+Money and gateway facts are read-only (they come from the gateways); support may only
+clear or annotate a flag. Webhook events can be inspected (pretty payload) and
+replayed through the same service as the ``replay_webhook`` command.
+"""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from payments.models import Payment, WebhookEvent
+from payments.sandbox_views import format_minor
+from payments.webhooks import replay_webhook_event
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "booking",
+        "gateway",
+        "order_id",
+        "status",
+        "amount",
+        "captured",
+        "flagged",
+        "created_at",
+    )
+    list_filter = ("gateway", "status", "flagged")
+    search_fields = ("order_id", "payment_id", "=booking__id", "booking__customer__email")
+    list_select_related = ("booking",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "booking",
+        "gateway",
+        "order_id",
+        "payment_id",
+        "amount_minor",
+        "currency",
+        "captured_amount_minor",
+        "status",
+        "checkout_url",
+        "raw_pretty",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields[:-3] + ("flagged", "flag_reason") + readonly_fields[-3:]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount(self, payment: Payment) -> str:
+        return format_minor(payment.amount_minor, payment.currency)
+
+    @admin.display(description="captured", ordering="captured_amount_minor")
+    def captured(self, payment: Payment) -> str:
+        return format_minor(payment.captured_amount_minor, payment.currency)
+
+    @admin.display(description="gateway response")
+    def raw_pretty(self, payment: Payment) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(payment.raw, indent=2, sort_keys=True))
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "gateway",
+        "event_type",
+        "event_id",
+        "outcome",
+        "booking",
+        "received_at",
+        "processed_at",
+    )
+    list_filter = ("gateway", "event_type", "outcome")
+    search_fields = ("event_id", "=booking__id", "detail")
+    list_select_related = ("booking",)
+    date_hierarchy = "received_at"
+    actions = ("replay",)
+    readonly_fields = (
+        "gateway",
+        "event_id",
+        "event_type",
+        "outcome",
+        "detail",
+        "booking",
+        "received_at",
+        "processed_at",
+        "payload_pretty",
+        "headers_pretty",
+        "raw_body",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the ledger is append-only; replay is the only way to act on it
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="payload")
+    def payload_pretty(self, event: WebhookEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True))
+
+    @admin.display(description="headers")
+    def headers_pretty(self, event: WebhookEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.headers, indent=2, sort_keys=True))
+
+    @admin.action(description="Replay selected events (idempotent)")
+    def replay(self, request, queryset):
+        for event_id in queryset.order_by("received_at", "id").values_list("pk", flat=True):
+            event = replay_webhook_event(event_id=event_id)
+            self.message_user(
+                request,
+                f"Event #{event.pk} ({event.event_type}): {event.outcome} — {event.detail}",
+                messages.SUCCESS,
+            )

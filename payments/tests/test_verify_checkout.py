@@ -1,0 +1,141 @@
+"""POST /api/v1/bookings/{id}/payment/verify: the Razorpay Checkout success handler."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookings.factories import BookingFactory
+from bookings.models import Booking, BookingEvent, BookingStatus
+from conftest import authed_client
+from payments.factories import PaymentFactory
+from payments.models import Payment, WebhookEvent
+from payments.tests.conftest import (
+    RAZORPAY_KEY_SECRET,
+    hmac_hex,
+    post_webhook,
+    razorpay_delivery,
+    razorpay_payment_event,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def payment(customer):
+    booking = BookingFactory(customer=customer)
+    return PaymentFactory(booking=booking, gateway="razorpay", order_id="order_V1")
+
+
+def checkout_fields(order_id: str, payment_id: str = "pay_V1", secret=RAZORPAY_KEY_SECRET):
+    signature = hmac_hex(f"{order_id}|{payment_id}".encode(), secret)
+    return {
+        "razorpay_order_id": order_id,
+        "razorpay_payment_id": payment_id,
+        "razorpay_signature": signature,
+    }
+
+
+def url(booking_id: int) -> str:
+    return f"/api/v1/bookings/{booking_id}/payment/verify"
+
+
+def test_valid_signature_confirms_the_booking(customer_client, payment):
+    response = customer_client.post(
+        url(payment.booking_id), checkout_fields("order_V1"), format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == BookingStatus.CONFIRMED
+    payment.refresh_from_db()
+    assert (payment.status, payment.payment_id) == (Payment.Status.CAPTURED, "pay_V1")
+
+
+@pytest.mark.parametrize("tamper", ["secret", "payment_id", "client_order_id"])
+def test_bad_signature_is_400_and_changes_nothing(customer_client, payment, tamper):
+    if tamper == "secret":
+        fields = checkout_fields("order_V1", secret="wrong")
+    elif tamper == "payment_id":
+        fields = {**checkout_fields("order_V1"), "razorpay_payment_id": "pay_OTHER"}
+    else:  # signed for another order: our stored order id is what counts
+        fields = checkout_fields("order_SOMEONE_ELSES")
+
+    response = customer_client.post(url(payment.booking_id), fields, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_signature"
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CREATED
+
+
+def test_another_customers_booking_is_404(payment):
+    from accounts.factories import CustomerFactory
+
+    response = authed_client(CustomerFactory()).post(
+        url(payment.booking_id), checkout_fields("order_V1"), format="json"
+    )
+
+    assert response.status_code == 404
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
+
+
+def test_missing_fields_are_400(customer_client, payment):
+    response = customer_client.post(
+        url(payment.booking_id), {"razorpay_order_id": "x"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"razorpay_payment_id", "razorpay_signature"}
+
+
+def test_verify_then_webhook_confirms_once(customer_client, client, payment):
+    customer_client.post(url(payment.booking_id), checkout_fields("order_V1"), format="json")
+    body, headers = razorpay_delivery(
+        razorpay_payment_event(
+            "payment.captured",
+            order_id="order_V1",
+            amount=payment.amount_minor,
+            payment_id="pay_V1",
+        )
+    )
+    post_webhook(client, "razorpay", body, headers)
+
+    assert WebhookEvent.objects.get().outcome == WebhookEvent.Outcome.PROCESSED
+    assert (
+        BookingEvent.objects.filter(booking_id=payment.booking_id, to_status="CONFIRMED").count()
+        == 1
+    )
+
+
+def test_webhook_then_verify_is_a_no_op(customer_client, client, payment):
+    body, headers = razorpay_delivery(
+        razorpay_payment_event(
+            "payment.captured",
+            order_id="order_V1",
+            amount=payment.amount_minor,
+            payment_id="pay_V1",
+        )
+    )
+    post_webhook(client, "razorpay", body, headers)
+
+    response = customer_client.post(
+        url(payment.booking_id), checkout_fields("order_V1"), format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == BookingStatus.CONFIRMED
+    assert (
+        BookingEvent.objects.filter(booking_id=payment.booking_id, to_status="CONFIRMED").count()
+        == 1
+    )
+
+
+def test_a_sandbox_booking_cannot_be_verified_as_razorpay(customer, customer_client):
+    payment = PaymentFactory(booking=BookingFactory(customer=customer), gateway="sandbox")
+
+    response = customer_client.post(
+        url(payment.booking_id), checkout_fields(payment.order_id), format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "wrong_gateway"
