@@ -1,6 +1,7 @@
+from django.conf import settings
 from rest_framework import serializers
 
-from payments.models import Payment
+from payments.models import Gateway, Payment
 
 
 class PaymentHandleSerializer(serializers.ModelSerializer):
@@ -20,7 +21,10 @@ class PaymentHandleSerializer(serializers.ModelSerializer):
         return payment.checkout_url or None
 
     def get_key_id(self, payment: Payment) -> str | None:
-        return (payment.raw or {}).get("_key_id") or None
+        # Razorpay Checkout needs the public key id next to the order id.
+        if payment.gateway == Gateway.RAZORPAY:
+            return settings.RAZORPAY_KEY_ID or None
+        return None
 
 
 class PaymentVerifySerializer(serializers.Serializer):

@@ -60,9 +60,6 @@ def start_payment(*, booking: Booking, gateway: str | None = None) -> Payment:
     except GatewayError as exc:
         logger.warning("booking %s: %s order failed: %s", booking.pk, name, exc)
         raise PaymentGatewayUnavailable(f"The {name} gateway could not create the order.") from exc
-    raw = dict(handle.raw)
-    if handle.key_id:
-        raw["_key_id"] = handle.key_id
     try:
         with transaction.atomic():
             return Payment.objects.create(
@@ -72,7 +69,7 @@ def start_payment(*, booking: Booking, gateway: str | None = None) -> Payment:
                 amount_minor=booking.amount_minor,
                 currency=booking.currency,
                 checkout_url=handle.checkout_url or "",
-                raw=raw,
+                raw=handle.raw,
             )
     except IntegrityError:
         winner = Payment.objects.filter(booking_id=booking.pk).first()
