@@ -83,7 +83,8 @@ def resume_stalled_refunds() -> int:
 
     Safe because ``execute_refund`` claims conditionally and the gateway call carries the
     refund's idempotency key: a refund already made at the gateway is returned, not
-    repeated. Only refunds untouched for ``REFUND_STALL_MINUTES`` are picked up.
+    repeated. Only refunds untouched for ``REFUND_STALL_MINUTES`` are picked up; one the
+    gateway never accepted after ``2 * REFUND_MAX_ATTEMPTS`` attempts is marked FAILED.
     """
     from datetime import timedelta
 
@@ -92,11 +93,15 @@ def resume_stalled_refunds() -> int:
     from refunds.models import Refund
 
     cutoff = timezone.now() - timedelta(minutes=REFUND_STALL_MINUTES)
-    stalled = list(
-        Refund.objects.filter(
-            status__in=services.IN_FLIGHT_STATUSES, updated_at__lt=cutoff
-        ).values_list("pk", flat=True)[:500]
-    )
+    in_flight = Refund.objects.filter(status__in=services.IN_FLIGHT_STATUSES, updated_at__lt=cutoff)
+    # Never accepted by the gateway after many runs (e.g. a crash before every answer):
+    # stop and show it to support instead of looping forever.
+    hopeless = in_flight.filter(gateway_refund_id="", attempts__gte=2 * REFUND_MAX_ATTEMPTS)
+    for refund_id in hopeless.values_list("pk", flat=True):
+        services.mark_refund_failed(
+            refund_id=refund_id, error="Gave up: no answer from the gateway after many attempts."
+        )
+    stalled = list(in_flight.values_list("pk", flat=True)[:500])
     for refund_id in stalled:
         execute_refund.delay(refund_id)
     return len(stalled)

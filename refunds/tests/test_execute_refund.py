@@ -262,3 +262,24 @@ def test_sweep_resumes_only_refunds_stalled_in_flight(captured_payment):
     fresh.refresh_from_db()
     assert stalled.status == Refund.Status.SUCCEEDED
     assert fresh.status == Refund.Status.PENDING
+
+
+@pytest.mark.django_db
+def test_sweep_gives_up_on_a_refund_the_gateway_never_answered(captured_payment):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from refunds.tasks import REFUND_STALL_MINUTES, resume_stalled_refunds
+
+    payment = captured_payment(gateway="sandbox")
+    refund = _create(payment, amount=100)
+    Refund.objects.filter(pk=refund.pk).update(
+        status=Refund.Status.PROCESSING, attempts=2 * REFUND_MAX_ATTEMPTS
+    )
+    with time_machine.travel(timezone.now() + timedelta(minutes=REFUND_STALL_MINUTES + 1)):
+        assert resume_stalled_refunds.delay().get() == 0
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+    assert "Gave up" in refund.last_error
