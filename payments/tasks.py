@@ -1,0 +1,35 @@
+"""Payment tasks: idempotent, take ids, run outside any transaction."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from payments.gateways import GatewayError, get_gateway
+from payments.models import Payment
+
+logger = logging.getLogger(__name__)
+
+EXPIRE_MAX_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, max_retries=EXPIRE_MAX_RETRIES)
+def expire_gateway_order(self, payment_id: int) -> str:
+    """Close the gateway order/session of a booking that can no longer be paid.
+
+    A no-op for a payment that is already captured/failed or whose gateway has nothing
+    to close; a gateway refusal (session already complete or expired) is final and only
+    logged; network errors and 5xx are retried with exponential backoff.
+    """
+    payment = Payment.objects.filter(pk=payment_id, status=Payment.Status.CREATED).first()
+    if payment is None:
+        return "skipped"
+    try:
+        get_gateway(payment.gateway).expire_order(payment=payment)
+    except GatewayError as exc:
+        if exc.retryable and self.request.retries < self.max_retries:
+            raise self.retry(countdown=30 * 2**self.request.retries, exc=exc) from None
+        logger.warning("could not close %s order %s: %s", payment.gateway, payment.order_id, exc)
+        return "failed"
+    return "expired"
