@@ -291,7 +291,8 @@ def note_refund_error(*, refund_id: int, error: str) -> None:
 def mark_refund_failed(*, refund_id: int, error: str) -> bool:
     """PENDING/PROCESSING -> FAILED with ``last_error`` (conditional; never from SUCCEEDED).
 
-    A FAILED refund shows in the admin's "needs attention" filter; support can retry it.
+    A FAILED refund shows in the admin's "needs attention" filter and flags its payment
+    (``Payment.flagged`` with the reason); support can retry it.
     Returns False when nothing changed.
     """
     updated = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES).update(
@@ -300,6 +301,13 @@ def mark_refund_failed(*, refund_id: int, error: str) -> bool:
     if updated != 1:
         return False
     refund = Refund.objects.get(pk=refund_id)
+    if refund.payment_id is not None:
+        # Support's payments list shows flagged payments; a failed refund needs a human.
+        Payment.objects.filter(pk=refund.payment_id).update(
+            flagged=True,
+            flag_reason=f"Refund #{refund.pk} failed: {error}"[:255],
+            updated_at=timezone.now(),
+        )
     record_event(
         booking_id=refund.booking_id,
         kind="refund_failed",

@@ -78,6 +78,8 @@ def test_a_400_fails_the_refund_at_once_without_retries(
     assert len(responses.calls) == 1
     payment.refresh_from_db()
     assert payment.status == Payment.Status.CAPTURED  # unchanged
+    assert payment.flagged
+    assert payment.flag_reason.startswith(f"Refund #{refund.pk} failed")
     assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_failed").exists()
 
 
