@@ -145,7 +145,8 @@ def record_capture(
     booking moves through :func:`transition_booking`. Guarantees:
 
     - amount or currency different from the payment's (when the gateway reports them):
-      the payment is flagged for support, the booking is untouched -> FLAGGED;
+      the payment is flagged for support, the booking is untouched -> FLAGGED; while
+      the flag stands, no capture of that payment changes anything;
     - a capture of an already captured payment changes nothing (duplicate under another
       event id, ``order.paid`` after ``payment.captured``, verify endpoint vs webhook)
       -> ALREADY_DONE, unless the booking is still PENDING_PAYMENT;
@@ -183,6 +184,10 @@ def record_capture(
         )
         return Outcome.FLAGGED
 
+    if payment.flagged:
+        # Support decides about a flagged payment; no later event confirms around them
+        # (e.g. the checkout callback, which carries no amount, after a wrong capture).
+        return Outcome.FLAGGED
     newly_captured = payment.status in (Payment.Status.CREATED, Payment.Status.FAILED)
     if newly_captured:
         Payment.objects.filter(pk=payment.pk).update(

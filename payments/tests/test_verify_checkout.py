@@ -139,3 +139,21 @@ def test_a_sandbox_booking_cannot_be_verified_as_razorpay(customer, customer_cli
 
     assert response.status_code == 409
     assert response.json()["code"] == "wrong_gateway"
+
+
+def test_verify_after_a_mismatched_capture_does_not_confirm(customer_client, client, payment):
+    body, headers = razorpay_delivery(
+        razorpay_payment_event(
+            "payment.captured", order_id="order_V1", amount=payment.amount_minor - 1
+        )
+    )
+    post_webhook(client, "razorpay", body, headers)
+
+    response = customer_client.post(
+        url(payment.booking_id), checkout_fields("order_V1"), format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == BookingStatus.PENDING_PAYMENT
+    payment.refresh_from_db()
+    assert payment.flagged is True
