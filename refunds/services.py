@@ -72,6 +72,14 @@ def _lock_payment(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
 
 
+def _lock_payment_of_refund(refund_id: int) -> None:
+    """Lock order everywhere: payment row first, then refund/dispute rows (no deadlock
+    between the task, webhooks and support acting on one payment)."""
+    payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
+    if payment_id is not None:
+        _lock_payment(payment_id)
+
+
 @transaction.atomic
 def create_refund(
     *,
@@ -246,6 +254,7 @@ def mark_refund_succeeded(*, refund_id: int, gateway_refund_id: str) -> bool:
     that the gateway processed after all is money sent. Returns False when nothing
     changed (already SUCCEEDED or NOT_REQUIRED).
     """
+    _lock_payment_of_refund(refund_id)
     updates = {"status": Refund.Status.SUCCEEDED, "last_error": "", "updated_at": timezone.now()}
     if gateway_refund_id:
         updates["gateway_refund_id"] = gateway_refund_id
@@ -295,6 +304,7 @@ def mark_refund_failed(*, refund_id: int, error: str) -> bool:
     (``Payment.flagged`` with the reason); support can retry it.
     Returns False when nothing changed.
     """
+    _lock_payment_of_refund(refund_id)
     updated = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES).update(
         status=Refund.Status.FAILED, last_error=error[:2000], updated_at=timezone.now()
     )
@@ -508,10 +518,11 @@ def resolve_dispute_with_refund(*, dispute_id: int, amount_minor: int, note: str
     """
     if amount_minor < 1:
         raise InvalidRefundAmount("The refund amount must be at least 1.")
+    booking_id = Dispute.objects.filter(pk=dispute_id).values_list("booking_id", flat=True).first()
+    payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
     dispute = _close_dispute(
         dispute_id=dispute_id, status=Dispute.Status.RESOLVED_REFUND, note=note, actor=actor
     )
-    payment = Payment.objects.filter(booking_id=dispute.booking_id).first()
     if payment is None or payment.captured_amount_minor == 0:
         raise NothingCaptured()
     refund = create_refund(

@@ -285,3 +285,53 @@ def test_sweep_gives_up_on_a_refund_the_gateway_never_answered(captured_payment)
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
     assert "Gave up" in refund.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_and_webhook_finishing_one_refund_at_once_do_not_deadlock(captured_payment):
+    import threading
+
+    from django.db import connection
+
+    payment = captured_payment(gateway="stripe")
+    # A refund accepted by the gateway ("pending"), awaiting its outcome.
+    refund = Refund.objects.create(
+        booking=payment.booking,
+        payment=payment,
+        amount_minor=5000,
+        currency="INR",
+        source=Refund.Source.MANUAL,
+        status=Refund.Status.PROCESSING,
+        gateway_refund_id="re_race",
+        attempts=1,
+    )
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(fn):
+        try:
+            barrier.wait()
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    task_side = lambda: services.mark_refund_succeeded(  # noqa: E731
+        refund_id=refund.pk, gateway_refund_id="re_race"
+    )
+    webhook_side = lambda: services.reconcile_gateway_refund(  # noqa: E731
+        payment=payment, gateway_refund_id="re_race", succeeded=True, amount_minor=5000, detail=""
+    )
+    threads = [threading.Thread(target=run, args=(f,)) for f in (task_side, webhook_side)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert (
+        BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").count() == 1
+    )
