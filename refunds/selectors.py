@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from refunds.models import Dispute, Refund, RefundPolicy, default_tiers
+from refunds.models import Refund, RefundPolicy, default_tiers
 
 
 def active_refund_policy() -> RefundPolicy:
@@ -26,14 +26,11 @@ def active_refund_policy() -> RefundPolicy:
         return RefundPolicy.objects.get(active=True)
 
 
-def booking_refunds(*, booking_id: int) -> QuerySet[Refund]:
-    return Refund.objects.filter(booking_id=booking_id).select_related("payment")
-
-
-def failed_refunds() -> QuerySet[Refund]:
-    """Refunds that need support's attention (given up after retries or rejected)."""
-    return Refund.objects.filter(status=Refund.Status.FAILED).select_related("booking", "payment")
-
-
-def open_disputes() -> QuerySet[Dispute]:
-    return Dispute.objects.filter(status=Dispute.Status.OPEN).select_related("booking")
+def support_refunds(*, status: str | None = None, source: str | None = None) -> QuerySet[Refund]:
+    """Refunds for the support list, newest first; ``status="failed"`` needs attention."""
+    queryset = Refund.objects.select_related("payment")
+    if status:
+        queryset = queryset.filter(status=status)
+    if source:
+        queryset = queryset.filter(source=source)
+    return queryset

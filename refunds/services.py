@@ -23,6 +23,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event
 from payments.models import Payment
 from refunds.errors import (
+    BookingNotFound,
     DisputeAlreadyOpen,
     DisputeNotAllowed,
     DisputeNotFound,
@@ -173,7 +174,7 @@ def refund_booking_manually(*, booking_id: int, amount_minor: int, reason: str, 
         raise InvalidRefundAmount("The refund amount must be at least 1.")
     booking = Booking.objects.filter(pk=booking_id).first()
     if booking is None:
-        raise RefundNotFound("No such booking.")
+        raise BookingNotFound()
     payment = Payment.objects.filter(booking_id=booking_id).first()
     if payment is None or payment.captured_amount_minor == 0:
         raise NothingCaptured()

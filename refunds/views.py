@@ -10,8 +10,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsCustomer, IsPartner, IsSupport
 from bookings import selectors as booking_selectors
 from bookings.cancellation import cancel_booking
-from refunds import services
-from refunds.models import Refund
+from refunds import selectors, services
 from refunds.serializers import (
     CancelledBookingSerializer,
     CancelRequestSerializer,
@@ -146,7 +145,7 @@ class SupportRefundListView(generics.ListAPIView):
     def get_queryset(self):
         query = RefundListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return Refund.objects.filter(**query.validated_data).select_related("payment")
+        return selectors.support_refunds(**query.validated_data)
 
     @extend_schema(
         summary="List refunds (support staff)",
