@@ -250,6 +250,13 @@ SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "sandbox-" + SECRET_K
 # gateway (embedded mode, demos) or switched on explicitly.
 PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", PAYMENT_DEFAULT_GATEWAY == "sandbox")
 
+# --- Refunds --------------------------------------------------------------------------------
+# Gateway attempts per refund run (retryable errors back off exponentially with jitter from
+# REFUND_RETRY_BASE_SECONDS); the beat sweep re-runs refunds idle for REFUND_STALL_MINUTES.
+REFUND_MAX_ATTEMPTS = env_int("REFUND_MAX_ATTEMPTS", 5)
+REFUND_RETRY_BASE_SECONDS = env_int("REFUND_RETRY_BASE_SECONDS", 30)
+REFUND_STALL_MINUTES = env_int("REFUND_STALL_MINUTES", 15)
+
 # --- Email / SMS ----------------------------------------------------------------------------
 # Django 6.1 configures email through MAILERS; the environment keeps Django's classic names.
 _email_backend = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -12,8 +12,8 @@ from refunds import services
 
 logger = logging.getLogger(__name__)
 
-REFUND_MAX_ATTEMPTS = getattr(settings, "REFUND_MAX_ATTEMPTS", 5)
-REFUND_RETRY_BASE_SECONDS = getattr(settings, "REFUND_RETRY_BASE_SECONDS", 30)
+REFUND_MAX_ATTEMPTS = settings.REFUND_MAX_ATTEMPTS
+REFUND_RETRY_BASE_SECONDS = settings.REFUND_RETRY_BASE_SECONDS
 REFUND_RETRY_MAX_SECONDS = 60 * 60
 
 
@@ -73,7 +73,7 @@ def execute_refund(self, refund_id: int) -> str:
     return "processing"
 
 
-REFUND_STALL_MINUTES = getattr(settings, "REFUND_STALL_MINUTES", 15)
+REFUND_STALL_MINUTES = settings.REFUND_STALL_MINUTES
 
 
 @shared_task(acks_late=True)
