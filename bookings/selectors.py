@@ -15,6 +15,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     QuerySet,
     Subquery,
     Value,
@@ -23,7 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from bookings.models import SEAT_HOLDING_STATUSES, Booking
+from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
 from partners.models import City, Partner, Service, ServiceVariant, Slot
 
 ONE_DAY = timedelta(days=1)
@@ -173,4 +174,5 @@ def partner_bookings(*, partner: Partner) -> QuerySet[Booking]:
 
 def booking_detail(*, queryset: QuerySet[Booking], booking_id: int) -> Booking | None:
     """One booking of ``queryset`` with its timeline prefetched, or None."""
-    return queryset.prefetch_related("events").filter(pk=booking_id).first()
+    events = Prefetch("events", queryset=BookingEvent.objects.select_related("actor"))
+    return queryset.prefetch_related(events).filter(pk=booking_id).first()

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsCustomer, IsPartner
+from bookings import selectors, services
+from bookings.errors import NoPartnerAvailable
+from bookings.models import Booking
+from bookings.serializers import (
+    AssignmentSerializer,
+    AssignRequestSerializer,
+    BookingCreateSerializer,
+    BookingDetailSerializer,
+    BookingListQuerySerializer,
+    BookingSerializer,
+    ProviderBookingDetailSerializer,
+    ProviderBookingSerializer,
+)
+from common.idempotency import idempotent
+from payments.services import start_payment
+
+PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retry-safe key (scoped to the user, kept 24 h): the same key and body "
+    "replays the first response; another body -> 422; while the first runs -> 409.",
+)
+
+
+class AssignPartnerView(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        operation_id="partners_assign",
+        summary="Best available partner and slot",
+        description="Ranking: earliest fitting slot, then partner rating (highest first), "
+        "then fewest bookings of the partner that day (city time zone), then partner id.",
+        request=AssignRequestSerializer,
+        responses={200: AssignmentSerializer, 400: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    )
+    def post(self, request):
+        serializer = AssignRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        slot = selectors.best_assignment(
+            city=data["city"],
+            service=data["service"],
+            variant=data.get("variant"),
+            start_from=data.get("from"),
+            start_to=data.get("to"),
+        )
+        if slot is None:
+            raise NoPartnerAvailable(
+                "No active, verified partner in this city has a free slot for this service."
+            )
+        body = {"partner": slot.partner, "slot": slot, "day_bookings": slot.day_bookings}
+        return Response(AssignmentSerializer(body).data)
+
+
+def _list_filters(request) -> dict:
+    query = BookingListQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    return {
+        "statuses": data.get("status"),
+        "day": data.get("date"),
+        "start_from": data.get("from"),
+        "start_to": data.get("to"),
+    }
+
+
+class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The customer's own bookings; another customer's booking is a 404."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = BookingSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Booking.objects.none()
+        return selectors.customer_bookings(customer=self.request.user)
+
+    def get_object(self):
+        return _detail_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    def get_serializer_class(self):
+        return BookingDetailSerializer if self.action == "retrieve" else BookingSerializer
+
+    @extend_schema(
+        parameters=[BookingListQuerySerializer],
+        responses={200: BookingSerializer(many=True), 400: PROBLEM},
+    )
+    def list(self, request, *args, **kwargs):
+        queryset = selectors.filter_bookings(self.get_queryset(), **_list_filters(request))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(BookingSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: BookingDetailSerializer, 404: PROBLEM})
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Book a slot (hold seats, start the payment)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=BookingCreateSerializer,
+        responses={
+            201: BookingDetailSerializer,
+            400: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+        },
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        serializer = BookingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        booking = services.book_slot(
+            customer=request.user,
+            slot_id=data["slot_id"],
+            variant_id=data["variant_id"],
+            quantity=data["quantity"],
+        )
+        # The booking is committed; the gateway call runs outside any transaction or lock.
+        try:
+            start_payment(booking=booking, gateway=data.get("gateway"))
+        except BaseException:
+            # No usable payment: give the seats back so a retry (same key) starts clean.
+            services.abandon_booking(booking_id=booking.pk, reason="Payment could not be started.")
+            raise
+        booking = selectors.booking_detail(queryset=self.get_queryset(), booking_id=booking.pk)
+        return Response(BookingDetailSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderBookingViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The partner's own bookings; another partner's booking is a 404."""
+
+    permission_classes = [IsPartner]
+    serializer_class = ProviderBookingSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Booking.objects.none()
+        return selectors.partner_bookings(partner=self.request.user.partner)
+
+    def get_object(self):
+        return _detail_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return ProviderBookingDetailSerializer
+        return ProviderBookingSerializer
+
+    @extend_schema(
+        parameters=[BookingListQuerySerializer],
+        responses={200: ProviderBookingSerializer(many=True), 400: PROBLEM},
+    )
+    def list(self, request, *args, **kwargs):
+        queryset = selectors.filter_bookings(self.get_queryset(), **_list_filters(request))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ProviderBookingSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: ProviderBookingDetailSerializer, 404: PROBLEM})
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+def _detail_or_404(queryset, pk):
+    try:
+        booking_id = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    booking = selectors.booking_detail(queryset=queryset, booking_id=booking_id)
+    if booking is None:
+        raise Http404
+    return booking
