@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
-from partners.models import City, Partner, Service, ServiceVariant, Slot
+from partners.models import City, Partner, Service, Slot
 
 ONE_DAY = timedelta(days=1)
 
@@ -38,17 +38,17 @@ def assignment_candidates(
     *,
     city: City,
     service: Service,
-    variant: ServiceVariant | None = None,
     start_from: datetime | None = None,
     start_to: datetime | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Slot]:
     """Open slots of eligible partners, best first (see :func:`best_assignment`).
 
-    Eligible partner: active, verified, in ``city``, offers ``service``. Fitting slot:
-    not blocked, at least one free seat, starts after ``now`` and within
-    [``start_from``, ``start_to``], and (when a variant is given) at least as long as the
-    variant's duration.
+    Eligible partner: active, verified, in ``city``, offers ``service`` (every active
+    variant of an offered service is bookable, so a requested variant does not narrow
+    the choice; the API validates it belongs to the service). Fitting slot: not
+    blocked, at least one free seat, starts after ``now`` and within
+    [``start_from``, ``start_to``] (inclusive).
 
     Ranking, deterministic:
 
@@ -100,8 +100,6 @@ def assignment_candidates(
         slots = slots.filter(start__gte=start_from)
     if start_to is not None:
         slots = slots.filter(start__lte=start_to)
-    if variant is not None:
-        slots = slots.filter(end__gte=F("start") + timedelta(minutes=variant.duration_minutes))
     return (
         slots.select_related("partner")
         .annotate(

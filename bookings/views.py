@@ -52,7 +52,6 @@ class AssignPartnerView(APIView):
         slot = selectors.best_assignment(
             city=data["city"],
             service=data["service"],
-            variant=data.get("variant"),
             start_from=data.get("from"),
             start_to=data.get("to"),
         )

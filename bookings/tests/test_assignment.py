@@ -118,25 +118,22 @@ def test_full_tie_is_won_by_the_lowest_partner_id(city, service, day):
 
 
 @pytest.mark.django_db
-def test_window_and_variant_duration_narrow_the_choice(city, service, day):
+def test_window_narrows_the_choice(city, service, day):
     partner = PartnerFactory(city=city, services=[service])
-    short = _slot(partner, day + timedelta(hours=5), end=day + timedelta(hours=5, minutes=30))
+    first = _slot(partner, day + timedelta(hours=5))
     later = _slot(partner, day + timedelta(hours=7))
     last = _slot(partner, day + timedelta(hours=9))
-    long_variant = ServiceVariantFactory(service=service, duration_minutes=45)
 
-    assert best_assignment(city=city, service=service) == short
-    assert best_assignment(city=city, service=service, variant=long_variant) == later
-    assert best_assignment(city=city, service=service, start_from=later.start) == later
-    assert (
-        best_assignment(city=city, service=service, start_from=later.start + timedelta(minutes=1))
-        == last
-    )
-    assert best_assignment(city=city, service=service, start_to=short.start) == short
-    assert (
-        best_assignment(city=city, service=service, start_from=last.start + timedelta(minutes=1))
-        is None
-    )
+    def best(**window):
+        return best_assignment(city=city, service=service, **window)
+
+    assert best() == first
+    assert best(start_from=later.start) == later
+    assert best(start_from=later.start + timedelta(minutes=1)) == last
+    assert best(start_to=first.start) == first
+    assert best(start_from=first.start + timedelta(minutes=1), start_to=later.start) == later
+    assert best(start_from=last.start + timedelta(minutes=1)) is None
+    assert best(start_to=first.start - timedelta(minutes=1)) is None
 
 
 @pytest.mark.django_db
