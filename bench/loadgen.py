@@ -1,0 +1,269 @@
+"""Concurrent booking load: HTTP clients against gunicorn, and the raw psycopg baseline.
+
+Both sides run the same number of client threads for the same wall-clock time against
+the same database, on slot sets drawn the same way, so their throughputs can be
+compared as a ratio.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import psycopg
+import requests
+
+
+@dataclass
+class Target:
+    slot_id: int
+    variant_id: int
+    price_minor: int
+    currency: str
+
+
+@dataclass
+class RunResult:
+    name: str
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def booked(self) -> int:
+        return self.statuses.get("201", 0)
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) * 1000 if self.latencies else float("nan")
+
+
+SAMPLE_SQL = """
+SELECT s.id, v.id, v.price_minor, v.currency
+FROM partners_slot AS s
+JOIN partners_partner AS p ON p.id = s.partner_id AND p.active AND p.verified
+JOIN LATERAL (
+    SELECT v.id, v.price_minor, v.currency
+    FROM partners_partner_services AS ps
+    JOIN partners_servicevariant AS v ON v.service_id = ps.service_id AND v.tier = 'basic'
+    WHERE ps.partner_id = s.partner_id
+    ORDER BY ps.service_id LIMIT 1
+) AS v ON true
+WHERE NOT s.blocked AND s.booked = 0 AND s.start > now() + interval '2 hours'
+  AND s.id %% %(buckets)s = %(bucket)s
+ORDER BY md5(s.id::text || %(salt)s)
+LIMIT %(limit)s
+"""
+
+
+def sample_targets(database_url: str, *, count: int, bucket: int, salt: str) -> list[Target]:
+    """Free future slots of bookable partners; ``bucket`` (0-3) keeps runs disjoint."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            SAMPLE_SQL, {"buckets": 4, "bucket": bucket, "salt": salt, "limit": count}
+        ).fetchall()
+    return [Target(*row) for row in rows]
+
+
+def make_hot(database_url: str, targets: list[Target], *, capacity: int) -> None:
+    """Give the hot slots room for every request, so all clients fight over few rows."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE partners_slot SET capacity = %s WHERE id = ANY(%s)",
+            (capacity, [t.slot_id for t in targets]),
+        )
+
+
+def _run_threads(name: str, clients: int, seconds: float, make_worker) -> RunResult:
+    result = RunResult(name=name, seconds=seconds)
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    deadline: list[float] = [0.0]
+
+    def run(index: int) -> None:
+        worker = make_worker(index)
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        errors: list[str] = []
+        try:
+            barrier.wait()
+            while time.perf_counter() < deadline[0]:
+                started = time.perf_counter()
+                try:
+                    outcome = worker()
+                except Exception as exc:  # recorded in the report, never hidden
+                    outcome = "error"
+                    errors.append(repr(exc)[:300])
+                latencies.append(time.perf_counter() - started)
+                statuses[outcome] = statuses.get(outcome, 0) + 1
+        finally:
+            close = getattr(worker, "close", None)
+            if close:
+                close()
+            with lock:
+                result.latencies.extend(latencies)
+                for key, value in statuses.items():
+                    result.statuses[key] = result.statuses.get(key, 0) + value
+                result.errors.extend(errors[:5])
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    # Requests in flight at the deadline still finish: measure the real elapsed time.
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class HttpWorker:
+    def __init__(self, base_url: str, token: str, targets: list[Target], seed: int) -> None:
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.url = f"{base_url}/api/v1/bookings"
+        self.targets = targets
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> str:
+        target = self.rng.choice(self.targets)
+        response = self.session.post(
+            self.url,
+            json={"slot_id": target.slot_id, "variant_id": target.variant_id, "quantity": 1},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            timeout=30,
+        )
+        if response.status_code not in (201, 409):
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+        return str(response.status_code)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def http_run(
+    name: str,
+    *,
+    base_url: str,
+    tokens: list[str],
+    targets: list[Target],
+    clients: int,
+    seconds: float,
+) -> RunResult:
+    return _run_threads(
+        name,
+        clients,
+        seconds,
+        lambda i: HttpWorker(base_url, tokens[i % len(tokens)], targets, seed=i),
+    )
+
+
+TAKE_SEATS = """
+UPDATE partners_slot SET booked = booked + %s
+WHERE id = %s AND NOT blocked AND booked + %s <= capacity
+RETURNING partner_id
+"""
+INSERT_BOOKING = """
+INSERT INTO bookings_booking
+    (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
+     updated_at, customer_id, partner_id, slot_id, variant_id)
+VALUES (%s, %s, %s, 'PENDING_PAYMENT', true, now() + interval '15 minutes', now(), now(),
+        %s, %s, %s, %s)
+RETURNING id
+"""
+INSERT_EVENT = """
+INSERT INTO bookings_bookingevent
+    (from_status, to_status, kind, actor_label, reason, data, at, actor_id, booking_id)
+VALUES ('', 'PENDING_PAYMENT', 'created', '', 'Booked by the customer.', '{}', now(), %s, %s)
+"""
+
+
+class RawWorker:
+    """The same booking transaction as book_slot, hand-written: UPDATE + 2 INSERTs."""
+
+    def __init__(self, database_url: str, customer_id: int, targets: list[Target], seed: int):
+        self.conn = psycopg.connect(database_url)
+        self.customer_id = customer_id
+        self.targets = targets
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> str:
+        target = self.rng.choice(self.targets)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            row = cur.execute(TAKE_SEATS, (1, target.slot_id, 1)).fetchone()
+            if row is None:
+                return "409"
+            booking_id = cur.execute(
+                INSERT_BOOKING,
+                (
+                    1,
+                    target.price_minor,
+                    target.currency,
+                    self.customer_id,
+                    row[0],
+                    target.slot_id,
+                    target.variant_id,
+                ),
+            ).fetchone()[0]
+            cur.execute(INSERT_EVENT, (self.customer_id, booking_id))
+        return "201"
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def raw_run(
+    name: str,
+    *,
+    database_url: str,
+    customer_ids: list[int],
+    targets: list[Target],
+    clients: int,
+    seconds: float,
+) -> RunResult:
+    return _run_threads(
+        name,
+        clients,
+        seconds,
+        lambda i: RawWorker(database_url, customer_ids[i % len(customer_ids)], targets, seed=i),
+    )
+
+
+INVARIANT_SQL = """
+SELECT count(*) FILTER (WHERE s.booked <> coalesce(b.seats, 0)) AS mismatched,
+       count(*) FILTER (WHERE s.booked > s.capacity) AS oversold,
+       coalesce(sum(s.booked), 0) AS seats
+FROM partners_slot AS s
+LEFT JOIN (
+    SELECT slot_id, sum(quantity) AS seats FROM bookings_booking
+    WHERE holds_seats GROUP BY slot_id
+) AS b ON b.slot_id = s.id
+"""
+
+
+def check_invariant(database_url: str) -> dict:
+    """No slot oversold, and booked == seats of seat-holding bookings on every slot."""
+    with psycopg.connect(database_url) as conn:
+        mismatched, oversold, seats = conn.execute(INVARIANT_SQL).fetchone()
+    return {"mismatched": mismatched, "oversold": oversold, "seats": seats}
