@@ -65,7 +65,7 @@ def _ms(value: float) -> str:
     return f"{value:.1f}"
 
 
-def render(*, args, argv, machine, counts, partners, assignment, runs, spread_size) -> str:
+def render(*, args, argv, machine, counts, partners, assignment, runs, spread_size, profile) -> str:
     raw = {(scenario): result for scenario, kind, result, _, _ in runs if kind == "raw"}
     lines = [
         "# Benchmarks",
@@ -126,21 +126,33 @@ def render(*, args, argv, machine, counts, partners, assignment, runs, spread_si
         f"the same rows); *spread*: {spread_size} random free future slots (mostly capacity 1,",
         "so repeats get 409). 409 responses count as completed requests.",
         "",
-        "| scenario | path | requests | 201 | 409 | errors | req/s | p50 ms | p99 ms "
-        "| req/s vs raw | p99 vs raw | load avg before |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | path | requests | 201 | 409 | errors | req/s | bookings/s | p50 ms "
+        "| p99 ms | req/s vs raw | bookings/s vs raw | p99 vs raw | load avg before |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for scenario, kind, result, _, load in runs:
         base = raw.get(scenario)
-        ratio = f"{result.throughput / base.throughput:.2f}" if base and base.throughput else "-"
+        booked_rate = result.booked / result.seconds if result.seconds else 0.0
+        base_booked = base.booked / base.seconds if base and base.seconds else 0.0
+        ratio = f"{result.throughput / base.throughput:.3f}" if base and base.throughput else "-"
+        booked_ratio = f"{booked_rate / base_booked:.3f}" if base_booked else "-"
         p99_ratio = f"{result.percentile(0.99) / base.percentile(0.99):.1f}x" if base else "-"
         lines.append(
             f"| {scenario} | {kind} | {result.requests} | {result.statuses.get('201', 0)} | "
             f"{result.statuses.get('409', 0)} | {result.statuses.get('error', 0)} | "
-            f"{result.throughput:.0f} | {_ms(result.p50)} | {_ms(result.percentile(0.99))} | "
-            f"{ratio} | {p99_ratio} | {load:.2f} |"
+            f"{result.throughput:.0f} | {booked_rate:.0f} | {_ms(result.p50)} | "
+            f"{_ms(result.percentile(0.99))} | {ratio} | {booked_ratio} | {p99_ratio} | "
+            f"{load:.2f} |"
         )
     lines += [
+        "",
+        f"Where the gap comes from: one HTTP booking runs {profile['statements']} SQL statements",
+        f"and {profile['commits']} commits (Idempotency-Key claim, booking, payment row, stored",
+        "response; the claim and the stored response are separate transactions by design, so",
+        "a crash never leaves a booking without its key state), plus JWT validation, DRF",
+        "parsing/serialisation and Python on 2 shared cores; the raw loop runs 3 statements",
+        "and 1 commit with no Python work to speak of.",
         "",
         "## Zero double bookings",
         "",

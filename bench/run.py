@@ -142,6 +142,36 @@ def bench_assignment(samples: int, rng: random.Random) -> dict:
     }
 
 
+def profile_one_booking(target, customer_id: int) -> dict:
+    """SQL statements and commits of one POST /bookings, in-process (same code path)."""
+    import uuid
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+
+    client = APIClient()
+    user = User.objects.get(pk=customer_id)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/api/v1/bookings",
+            {"slot_id": target.slot_id, "variant_id": target.variant_id},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+    statements = [q["sql"] for q in captured.captured_queries]
+    commits = sum(1 for q in statements if q.startswith("COMMIT") or q.startswith('UPDATE "common'))
+    return {
+        "status": response.status_code,
+        "statements": len([q for q in statements if q not in ("BEGIN", "COMMIT")]),
+        "commits": commits,
+    }
+
+
 def start_gunicorn(args, database_url: str) -> subprocess.Popen:
     env = dataset.env_for(database_url)
     env.update(
@@ -220,49 +250,59 @@ def main(argv=None) -> int:
         f"indexes {assignment['indexes']}"
     )
 
-    spread_size = min(20_000, partners * 2)
+    spread_size = min(100_000, partners * 10)
     hot = loadgen.sample_targets(url, count=8, bucket=0, salt="hot")
     loadgen.make_hot(url, hot, capacity=1_000_000)
     spread_http = loadgen.sample_targets(url, count=spread_size, bucket=1, salt="http")
     spread_raw = loadgen.sample_targets(url, count=spread_size, bucket=2, salt="raw")
     customers = dataset.customer_ids(url)
+    profile = profile_one_booking(spread_http.pop(), customers[0])
+    log(f"one HTTP booking: {profile}")
     before = loadgen.check_invariant(url)
     log(f"invariant before: {before}")
 
+    tokens = access_tokens(customers)
+    common = {"clients": args.clients, "seconds": args.seconds}
+    runs = []
+
+    def measure(scenario: str, kind: str, run) -> None:
+        log(f"{kind} {scenario}: {args.clients} clients for {args.seconds:g}s")
+        load_before = os.getloadavg()[0]
+        result = run()
+        invariant = loadgen.check_invariant(url)
+        runs.append((scenario, kind, result, invariant, load_before))
+        log(
+            f"  {result.requests} requests, {result.throughput:.0f}/s, "
+            f"p50 {result.p50:.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
+            f"statuses {result.statuses}, invariant {invariant}"
+        )
+        for error in result.errors[:3]:
+            log(f"  error: {error}")
+
     log(f"gunicorn: {args.workers} workers x {args.threads} threads on :{args.port}")
     server = start_gunicorn(args, url)
-    runs = []
     try:
-        tokens = access_tokens(customers)
         base = f"http://127.0.0.1:{args.port}"
-        common = {"clients": args.clients, "seconds": args.seconds}
-        plan = [
-            ("hot", "http", lambda: loadgen.http_run(
-                "HTTP hot", base_url=base, tokens=tokens, targets=hot, **common)),
-            ("hot", "raw", lambda: loadgen.raw_run(
-                "raw hot", database_url=url, customer_ids=customers, targets=hot, **common)),
-            ("spread", "http", lambda: loadgen.http_run(
-                "HTTP spread", base_url=base, tokens=tokens, targets=spread_http, **common)),
-            ("spread", "raw", lambda: loadgen.raw_run(
-                "raw spread", database_url=url, customer_ids=customers, targets=spread_raw,
-                **common)),
-        ]  # fmt: skip
-        for scenario, kind, run in plan:
-            log(f"{kind} {scenario}: {args.clients} clients for {args.seconds}s")
-            load_before = os.getloadavg()[0]
-            result = run()
-            invariant = loadgen.check_invariant(url)
-            runs.append((scenario, kind, result, invariant, load_before))
-            log(
-                f"  {result.requests} requests, {result.throughput:.0f}/s, "
-                f"p50 {result.p50:.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
-                f"statuses {result.statuses}, invariant {invariant}"
+        for scenario, targets in (("hot", hot), ("spread", spread_http)):
+            measure(
+                scenario,
+                "http",
+                lambda t=targets, n=scenario: loadgen.http_run(
+                    f"HTTP {n}", base_url=base, tokens=tokens, targets=t, **common
+                ),
             )
-            for error in result.errors[:3]:
-                log(f"  error: {error}")
     finally:
+        # Stopped before the raw runs: its pooled connections must not count twice.
         server.terminate()
         server.wait(timeout=30)
+    for scenario, targets in (("hot", hot), ("spread", spread_raw)):
+        measure(
+            scenario,
+            "raw",
+            lambda t=targets, n=scenario: loadgen.raw_run(
+                f"raw {n}", database_url=url, customer_ids=customers, targets=t, **common
+            ),
+        )
 
     text = report.render(
         args=args,
@@ -273,6 +313,7 @@ def main(argv=None) -> int:
         assignment=assignment,
         runs=runs,
         spread_size=spread_size,
+        profile=profile,
     )
     if args.no_write:
         print(text)

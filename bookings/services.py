@@ -29,12 +29,13 @@ logger = logging.getLogger(__name__)
 
 
 def _offered_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
-    variant = (
-        ServiceVariant.objects.select_related("service")
-        .filter(pk=variant_id, active=True, service__active=True)
-        .first()
-    )
-    if variant is None or not slot.partner.services.filter(pk=variant.service_id).exists():
+    variant = ServiceVariant.objects.filter(
+        pk=variant_id,
+        active=True,
+        service__active=True,
+        service__partners=slot.partner_id,
+    ).first()
+    if variant is None:
         raise VariantNotOffered(
             "The partner of this slot does not offer this service variant.",
             errors={"variant_id": ["Not offered by the partner of this slot."]},
