@@ -6,6 +6,7 @@ replayed through the same service as the ``replay_webhook`` command.
 """
 
 import json
+import logging
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -13,6 +14,8 @@ from django.utils.html import format_html
 from payments.models import Payment, WebhookEvent
 from payments.sandbox_views import format_minor
 from payments.webhooks import replay_webhook_event
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(Payment)
@@ -119,7 +122,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
     @admin.action(description="Replay selected events (idempotent)")
     def replay(self, request, queryset):
         for event_id in queryset.order_by("received_at", "id").values_list("pk", flat=True):
-            event = replay_webhook_event(event_id=event_id)
+            try:
+                event = replay_webhook_event(event_id=event_id)
+            except Exception as exc:  # one bad event must not hide the others' results
+                logger.exception("replay of webhook event %s failed", event_id)
+                self.message_user(request, f"Event #{event_id}: {exc}", messages.ERROR)
+                continue
             self.message_user(
                 request,
                 f"Event #{event.pk} ({event.event_type}): {event.outcome} — {event.detail}",

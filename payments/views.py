@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -101,7 +102,7 @@ def _webhook_schema(gateway: str, header: str):
         auth=[],
         request={"application/json": dict},
         parameters=[OpenApiParameter(header, str, OpenApiParameter.HEADER, required=True)],
-        responses={200: WebhookAckSerializer, 400: PROBLEM},
+        responses={200: WebhookAckSerializer, 400: PROBLEM, 404: PROBLEM},
     )
 
 
@@ -126,4 +127,6 @@ class SandboxWebhookView(GatewayWebhookView):
 
     @_webhook_schema("sandbox", "X-Sandbox-Signature")
     def post(self, request):
+        if not settings.PAYMENT_SANDBOX_ENABLED:
+            raise NotFound("The sandbox gateway is disabled.")
         return super().post(request)

@@ -61,8 +61,15 @@ def test_unknown_order_is_404(client):
     assert client.post("/sandbox/checkout/sbx_order_nope/pay").status_code == 404
 
 
-def test_checkout_is_404_when_the_sandbox_is_disabled(client, settings, sandbox_payment):
+def test_checkout_and_webhook_are_404_when_the_sandbox_is_disabled(
+    client, settings, sandbox_payment
+):
     settings.PAYMENT_SANDBOX_ENABLED = False
+    body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
+    signed = {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+
+    assert post_webhook(client, "sandbox", body, signed).status_code == 404
+    assert WebhookEvent.objects.count() == 0
 
     assert client.get(f"/sandbox/checkout/{sandbox_payment.order_id}").status_code == 404
     assert client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay").status_code == 404
