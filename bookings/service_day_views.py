@@ -8,52 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCustomer, IsPartner
-from bookings import service_day
-from bookings.models import Booking, BookingEvent
-
-
-class TimelineEventSerializer(serializers.ModelSerializer):
-    actor_id = serializers.IntegerField(allow_null=True, read_only=True)
-
-    class Meta:
-        model = BookingEvent
-        fields = [
-            "kind",
-            "from_status",
-            "to_status",
-            "actor_id",
-            "actor_label",
-            "reason",
-            "data",
-            "at",
-        ]
-
-
-class ServiceDayBookingSerializer(serializers.ModelSerializer):
-    """The booking fields of the API contract relevant to the service day, with timeline."""
-
-    slot_id = serializers.IntegerField(read_only=True)
-    partner_id = serializers.IntegerField(read_only=True)
-    variant_id = serializers.IntegerField(read_only=True)
-    assigned_staff_id = serializers.IntegerField(allow_null=True, read_only=True)
-    amount = serializers.IntegerField(source="amount_minor", read_only=True)
-    timeline = TimelineEventSerializer(source="events", many=True, read_only=True)
-
-    class Meta:
-        model = Booking
-        fields = [
-            "id",
-            "status",
-            "slot_id",
-            "partner_id",
-            "variant_id",
-            "quantity",
-            "amount",
-            "currency",
-            "hold_expires_at",
-            "assigned_staff_id",
-            "timeline",
-        ]
+from bookings import selectors, service_day
+from bookings.models import Booking
+from bookings.serializers import BookingDetailSerializer, ProviderBookingDetailSerializer
 
 
 class AssignStaffSerializer(serializers.Serializer):
@@ -68,12 +25,21 @@ class OtpSerializer(serializers.Serializer):
 
 class CodeSentSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    booking = ServiceDayBookingSerializer()
+    booking = BookingDetailSerializer()
 
 
-def _render(booking: Booking, status_code: int = status.HTTP_200_OK) -> Response:
-    booking = Booking.objects.prefetch_related("events").get(pk=booking.pk)
-    return Response(ServiceDayBookingSerializer(booking).data, status=status_code)
+def _provider_view(booking: Booking) -> dict:
+    """The booking as GET provider/bookings/{id} shows it (with the timeline)."""
+    queryset = selectors.partner_bookings(partner=booking.partner)
+    detail = selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
+    return ProviderBookingDetailSerializer(detail).data
+
+
+def _customer_view(booking: Booking) -> dict:
+    """The booking as GET bookings/{id} shows it (with the timeline)."""
+    queryset = selectors.customer_bookings(customer=booking.customer)
+    detail = selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
+    return BookingDetailSerializer(detail).data
 
 
 _PROBLEMS = {
@@ -91,7 +57,7 @@ class AssignStaffView(APIView):
         tags=["provider"],
         summary="Assign (or reassign until arrival) one of your staff to a confirmed booking",
         request=AssignStaffSerializer,
-        responses={200: ServiceDayBookingSerializer, **_PROBLEMS},
+        responses={200: ProviderBookingDetailSerializer, **_PROBLEMS},
     )
     def patch(self, request, booking_id: int) -> Response:
         data = AssignStaffSerializer(data=request.data)
@@ -102,7 +68,7 @@ class AssignStaffView(APIView):
             staff_id=data.validated_data["staff_id"],
             actor=request.user,
         )
-        return _render(booking)
+        return Response(_provider_view(booking))
 
 
 class ConfirmArrivalView(APIView):
@@ -112,7 +78,7 @@ class ConfirmArrivalView(APIView):
         tags=["provider"],
         summary="Confirm the arrival with the customer's code (CONFIRMED -> IN_PROGRESS)",
         request=OtpSerializer,
-        responses={200: ServiceDayBookingSerializer, **_PROBLEMS},
+        responses={200: ProviderBookingDetailSerializer, **_PROBLEMS},
     )
     def post(self, request, booking_id: int) -> Response:
         data = OtpSerializer(data=request.data)
@@ -123,7 +89,7 @@ class ConfirmArrivalView(APIView):
             code=data.validated_data["otp"],
             actor=request.user,
         )
-        return _render(booking)
+        return Response(_provider_view(booking))
 
 
 class MarkCompleteView(APIView):
@@ -134,7 +100,7 @@ class MarkCompleteView(APIView):
         summary="Mark the job done (IN_PROGRESS -> AWAITING_COMPLETION); again re-sends the code",
         request=None,
         responses={
-            200: ServiceDayBookingSerializer,
+            200: ProviderBookingDetailSerializer,
             429: OpenApiResponse(description="Too many codes requested"),
             **_PROBLEMS,
         },
@@ -143,7 +109,7 @@ class MarkCompleteView(APIView):
         booking = service_day.mark_complete(
             partner=request.user.partner, booking_id=booking_id, actor=request.user
         )
-        return _render(booking)
+        return Response(_provider_view(booking))
 
 
 class VerifyCompletionView(APIView):
@@ -153,7 +119,7 @@ class VerifyCompletionView(APIView):
         tags=["bookings"],
         summary="Verify the completion with the staff member's code (-> COMPLETED)",
         request=OtpSerializer,
-        responses={200: ServiceDayBookingSerializer, **_PROBLEMS},
+        responses={200: BookingDetailSerializer, **_PROBLEMS},
     )
     def post(self, request, booking_id: int) -> Response:
         data = OtpSerializer(data=request.data)
@@ -161,7 +127,7 @@ class VerifyCompletionView(APIView):
         booking = service_day.verify_completion(
             customer=request.user, booking_id=booking_id, code=data.validated_data["otp"]
         )
-        return _render(booking)
+        return Response(_customer_view(booking))
 
 
 class ResendOtpView(APIView):
@@ -179,9 +145,5 @@ class ResendOtpView(APIView):
     )
     def post(self, request, booking_id: int) -> Response:
         booking = service_day.resend_arrival_code(customer=request.user, booking_id=booking_id)
-        booking = Booking.objects.prefetch_related("events").get(pk=booking.pk)
-        body = {
-            "detail": "A new arrival code is on its way.",
-            "booking": ServiceDayBookingSerializer(booking).data,
-        }
+        body = {"detail": "A new arrival code is on its way.", "booking": _customer_view(booking)}
         return Response(body, status=status.HTTP_202_ACCEPTED)
