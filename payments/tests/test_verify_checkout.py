@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import responses
 
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from conftest import authed_client
+from partners.factories import PartnerFactory, ServiceVariantFactory, SlotFactory
 from payments.factories import PaymentFactory
 from payments.models import Payment, WebhookEvent
 from payments.tests.conftest import (
@@ -157,3 +161,43 @@ def test_verify_after_a_mismatched_capture_does_not_confirm(customer_client, cli
     assert response.json()["status"] == BookingStatus.PENDING_PAYMENT
     payment.refresh_from_db()
     assert payment.flagged is True
+
+
+@responses.activate
+def test_razorpay_booking_over_http_then_checkout_verify_confirms(customer_client):
+    variant = ServiceVariantFactory(price_minor=59900, currency="INR")
+    slot = SlotFactory(partner=PartnerFactory(services=[variant.service]))
+    order_call = responses.post(
+        "https://razorpay.fake/v1/orders", json={"id": "order_HTTP1", "amount": 59900}
+    )
+
+    created = customer_client.post(
+        "/api/v1/bookings",
+        {"slot_id": slot.pk, "variant_id": variant.pk, "gateway": "razorpay"},
+        format="json",
+    )
+
+    assert created.status_code == 201, created.content
+    booking_id = created.json()["id"]
+    assert created.json()["payment"] == {
+        "gateway": "razorpay",
+        "order_id": "order_HTTP1",
+        "amount": 59900,
+        "currency": "INR",
+        "status": "created",
+        "checkout_url": None,
+        "key_id": "rzp_test_key",
+    }
+    sent = json.loads(order_call.calls[0].request.body)
+    assert (sent["amount"], sent["currency"], sent["notes"]) == (
+        59900,
+        "INR",
+        {"booking_id": str(booking_id)},
+    )
+
+    verified = customer_client.post(
+        url(booking_id), checkout_fields("order_HTTP1", "pay_HTTP1"), format="json"
+    )
+
+    assert verified.status_code == 200
+    assert verified.json()["status"] == BookingStatus.CONFIRMED
