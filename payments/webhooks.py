@@ -102,7 +102,7 @@ def _apply(event: WebhookEvent) -> None:
         booking_id = payment.booking_id
         outcomes.append(f"{signal.kind}: {_apply_signal(event, signal, payment)}")
     if not signals:
-        outcome, detail = WebhookEvent.Outcome.IGNORED, "event type not handled"
+        outcome, detail = WebhookEvent.Outcome.IGNORED, "nothing to apply for this event"
     elif booking_id is None:
         outcome, detail = WebhookEvent.Outcome.IGNORED, "; ".join(outcomes)
     elif any(o.endswith(services.Outcome.FLAGGED) for o in outcomes):

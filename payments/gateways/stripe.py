@@ -67,6 +67,11 @@ def _id(value: Any) -> str:
     return str(value or "")
 
 
+def _checkout_idempotency_key(booking) -> str:
+    created = int(booking.created_at.timestamp()) if booking.created_at else 0
+    return f"slotwise-booking-{booking.pk}-{created}-checkout"
+
+
 class StripeGateway(PaymentGateway):
     name = "stripe"
 
@@ -109,8 +114,9 @@ class StripeGateway(PaymentGateway):
                     "success_url": return_url,
                     "cancel_url": return_url,
                 },
-                # A retried create (timeout, lost response) returns the same session.
-                options={"idempotency_key": f"slotwise-booking-{booking.pk}-checkout"},
+                # A retried create (timeout, lost response) returns the same session; the
+                # creation time keeps keys unique across databases that reuse booking ids.
+                options={"idempotency_key": _checkout_idempotency_key(booking)},
             )
         except stripe.StripeError as exc:
             raise _gateway_error("checkout session", exc) from None

@@ -129,7 +129,8 @@ def test_stripe_checkout_session_carries_amount_currency_and_metadata():
     assert body["line_items[0][price_data][currency]"] == ["inr"]
     assert body["metadata[booking_id]"] == [str(booking.pk)]
     assert body["payment_intent_data[metadata][booking_id]"] == [str(booking.pk)]
-    assert sent.headers["Idempotency-Key"] == f"slotwise-booking-{booking.pk}-checkout"
+    created = int(booking.created_at.timestamp())
+    assert sent.headers["Idempotency-Key"] == f"slotwise-booking-{booking.pk}-{created}-checkout"
     assert sent.headers["Authorization"] == "Bearer sk_test_fake"
 
 
