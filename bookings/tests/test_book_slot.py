@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.factories import CustomerFactory
 from bookings.errors import (
     PartnerUnavailable,
     SlotBlocked,
@@ -136,13 +135,11 @@ def _run_concurrently(count: int, work) -> list:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_threads_on_a_single_seat_yield_exactly_one_booking(make_slot, variant):
+def test_fifty_threads_on_a_single_seat_yield_exactly_one_booking(customer, make_slot, variant):
     slot = make_slot(capacity=1)
-    customers = [CustomerFactory() for _ in range(50)]
 
     results = _run_concurrently(
-        50,
-        lambda i: book_slot(customer=customers[i], slot_id=slot.pk, variant_id=variant.pk),
+        50, lambda i: book_slot(customer=customer, slot_id=slot.pk, variant_id=variant.pk)
     )
 
     winners = [r for r in results if isinstance(r, Booking)]
@@ -155,15 +152,14 @@ def test_fifty_threads_on_a_single_seat_yield_exactly_one_booking(make_slot, var
 
 
 @pytest.mark.django_db(transaction=True)
-def test_random_quantities_never_exceed_capacity_and_add_up(make_slot, variant):
+def test_random_quantities_never_exceed_capacity_and_add_up(customer, make_slot, variant):
     slot = make_slot(capacity=5)
-    customers = [CustomerFactory() for _ in range(30)]
     quantities = [random.Random(i).randint(1, 3) for i in range(30)]
 
     results = _run_concurrently(
         30,
         lambda i: book_slot(
-            customer=customers[i], slot_id=slot.pk, variant_id=variant.pk, quantity=quantities[i]
+            customer=customer, slot_id=slot.pk, variant_id=variant.pk, quantity=quantities[i]
         ),
     )
 

@@ -8,7 +8,6 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from accounts.factories import CustomerFactory
 from bookings.errors import InvalidTransition
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import book_slot, expire_due_holds
@@ -90,10 +89,12 @@ def test_expired_booking_cannot_be_confirmed_by_a_later_transition(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_expiry_runs_expire_each_booking_exactly_once(make_slot, variant, settings):
+def test_concurrent_expiry_runs_expire_each_booking_exactly_once(
+    customer, make_slot, variant, settings
+):
     slot = make_slot(capacity=10)
     bookings = [
-        book_slot(customer=CustomerFactory(), slot_id=slot.pk, variant_id=variant.pk, quantity=2)
+        book_slot(customer=customer, slot_id=slot.pk, variant_id=variant.pk, quantity=2)
         for _ in range(5)
     ]
     workers = 4
