@@ -135,33 +135,38 @@ def issue_code(*, booking_id: int, purpose: str) -> str:
 def check_code(*, booking_id: int, purpose: str, code: str) -> int:
     """Check ``code`` against the booking's active code; returns the code's id.
 
-    A wrong code counts one attempt with an ``F()`` increment that commits on its own
-    (call this OUTSIDE a transaction, so the count survives the failed request), then
-    raises :class:`OtpInvalid`. Raises :class:`OtpNotIssued`, :class:`OtpExpired`,
-    :class:`OtpLocked` for a missing, expired or dead code. Does not consume the code:
-    :func:`consume_code` does, in the transaction of the step it unlocks.
+    The check runs in its own short transaction holding the code's row lock, so
+    concurrent guesses are compared one at a time and a code gets at most
+    ``MAX_WRONG_ATTEMPTS`` comparisons in total. A wrong code counts one attempt that
+    commits with that transaction (call this OUTSIDE a transaction, so the count
+    survives the failed request), then raises :class:`OtpInvalid`. Raises
+    :class:`OtpNotIssued`, :class:`OtpExpired`, :class:`OtpLocked` for a missing,
+    expired or dead code. Does not consume the code: :func:`consume_code` does, in the
+    transaction of the step it unlocks.
     """
-    active = (
-        BookingOtp.objects.filter(
-            booking_id=booking_id,
-            purpose=purpose,
-            used_at__isnull=True,
-            superseded_at__isnull=True,
+    with transaction.atomic():
+        active = (
+            BookingOtp.objects.select_for_update()
+            .filter(
+                booking_id=booking_id,
+                purpose=purpose,
+                used_at__isnull=True,
+                superseded_at__isnull=True,
+            )
+            .order_by("-created_at", "-id")
+            .first()
         )
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if active is None:
-        raise OtpNotIssued()
-    if active.attempts >= MAX_WRONG_ATTEMPTS:
-        raise OtpLocked()
-    if active.expires_at <= timezone.now():
-        raise OtpExpired()
-    expected = hash_code(booking_id=booking_id, purpose=purpose, code=code)
-    if not hmac.compare_digest(active.code_hash, expected):
-        BookingOtp.objects.filter(pk=active.pk, attempts__lt=MAX_WRONG_ATTEMPTS).update(
-            attempts=F("attempts") + 1
-        )
+        if active is None:
+            raise OtpNotIssued()
+        if active.attempts >= MAX_WRONG_ATTEMPTS:
+            raise OtpLocked()
+        if active.expires_at <= timezone.now():
+            raise OtpExpired()
+        expected = hash_code(booking_id=booking_id, purpose=purpose, code=code)
+        matches = hmac.compare_digest(active.code_hash, expected)
+        if not matches:
+            BookingOtp.objects.filter(pk=active.pk).update(attempts=F("attempts") + 1)
+    if not matches:
         left = max(MAX_WRONG_ATTEMPTS - active.attempts - 1, 0)
         raise OtpInvalid(f"The code is not valid; {left} attempt(s) left.")
     return active.pk

@@ -186,33 +186,20 @@ def test_registered_partner_can_use_the_provider_api(api_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_of_one_email_create_one_account():
-    import threading
-
-    from django.db import connection
-
     from accounts.errors import EmailTaken
     from accounts.services import register_user
+    from common.testing import run_concurrently
 
-    barrier = threading.Barrier(3)
-    outcomes: list[str] = []
-
-    def register():
+    def register(_: int) -> str:
         try:
-            barrier.wait(timeout=10)
             register_user(
                 email="race@example.test", password=GOOD_PASSWORD, role="customer", name="R"
             )
-            outcomes.append("created")
         except EmailTaken:
-            outcomes.append("taken")
-        finally:
-            connection.close()
+            return "taken"
+        return "created"
 
-    threads = [threading.Thread(target=register) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_concurrently(3, register)
 
     assert sorted(outcomes) == ["created", "taken", "taken"]
     assert User.objects.filter(email="race@example.test").count() == 1

@@ -1,17 +1,16 @@
 """Outbox delivery: retries, once-only under concurrency, stale claims, reminders, signals."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from bookings.factories import BookingFactory
 from bookings.models import BookingStatus
 from bookings.transitions import transition_booking
+from common.testing import run_concurrently
 from notifications.delivery import deliver
 from notifications.models import OutboxMessage
 from notifications.tasks import dispatch_outbox, enqueue_booking_reminders
@@ -105,21 +104,8 @@ def test_a_failed_code_message_is_retried_with_a_fresh_code(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_send_each_message_once():
     messages = [pending_email(recipient=f"r{i}@example.test") for i in range(3)]
-    barrier = threading.Barrier(4)
-    sent = []
 
-    def run():
-        try:
-            barrier.wait()
-            sent.append(dispatch_outbox())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    sent = run_concurrently(4, lambda _: dispatch_outbox())
 
     assert sum(sent) == 3
     assert sorted(m.to[0] for m in mail.outbox) == [m.recipient for m in messages]

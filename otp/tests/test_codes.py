@@ -3,16 +3,15 @@
 import hashlib
 import hmac
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.testing import run_concurrently
 from conftest import authed_client
 from notifications.models import OutboxMessage
 from otp.errors import OtpInvalid
@@ -189,26 +188,33 @@ def test_concurrent_submissions_of_the_right_code_succeed_once():
     booking.assigned_staff = staff_of(booking.partner)
     booking.save()
     code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
-    client_user = booking.partner.user
-    barrier = threading.Barrier(4)
-    results = []
+    user = booking.partner.user
 
-    def submit():
-        try:
-            client = authed_client(client_user)
-            barrier.wait()
-            results.append(confirm(client, booking, code).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(4, lambda _: confirm(authed_client(user), booking, code).status_code)
 
     assert sorted(results)[0] == 200 and results.count(200) == 1
     assert all(status in (400, 409) for status in results if status != 200)
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.IN_PROGRESS
     assert BookingEvent.objects.filter(booking=booking, to_status="IN_PROGRESS").count() == 1
     assert BookingOtp.objects.filter(booking=booking, used_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wrong_guesses_get_at_most_five_comparisons():
+    booking = confirmed_booking()
+    booking.assigned_staff = staff_of(booking.partner)
+    booking.save()
+    code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
+    guesses = [f"{(int(code) + i) % 10**6:06d}" for i in range(1, 9)]
+    user = booking.partner.user
+
+    def guess(index: int) -> str:
+        return confirm(authed_client(user), booking, guesses[index]).json()["code"]
+
+    outcomes = run_concurrently(len(guesses), guess)
+
+    # Eight guesses at once still get only five comparisons; the rest find the code dead.
+    assert sorted(outcomes) == ["otp_invalid"] * 5 + ["otp_locked"] * 3
+    assert BookingOtp.objects.get(booking=booking).attempts == 5
+    assert confirm(authed_client(user), booking, code).json()["code"] == "otp_locked"
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CONFIRMED

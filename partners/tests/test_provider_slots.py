@@ -1,10 +1,9 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from common.testing import run_concurrently
 from conftest import authed_client
 from partners import services
 from partners.errors import SlotOverlap
@@ -235,28 +234,19 @@ def test_block_with_get_is_a_405(partner_client, partner):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_overlapping_bulk_creates_leave_exactly_one_winner():
     partner = PartnerFactory()
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
     specs = [
         [services.SlotSpec(_at(0), _at(2))],
         [services.SlotSpec(_at(1), _at(3))],
     ]
 
-    def create(spec_list):
+    def create(index: int) -> str:
         try:
-            barrier.wait(timeout=10)
-            services.create_slots(partner_id=partner.pk, specs=spec_list)
-            outcomes.append("created")
+            services.create_slots(partner_id=partner.pk, specs=specs[index])
         except SlotOverlap:
-            outcomes.append("overlap")
-        finally:
-            connection.close()
+            return "overlap"
+        return "created"
 
-    threads = [threading.Thread(target=create, args=(s,)) for s in specs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_concurrently(2, create)
 
     assert sorted(outcomes) == ["created", "overlap"]
     assert Slot.objects.filter(partner=partner).count() == 1
