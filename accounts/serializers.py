@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts.models import Role, User
+from common.fields import SlugRelatedField
 from partners.models import City, Partner
 
 # Support accounts are created by an admin, never through the public API.
@@ -21,7 +22,7 @@ class RegisterSerializer(serializers.Serializer):
     )
     role = serializers.ChoiceField(choices=SELF_REGISTER_ROLES)
     name = serializers.CharField(max_length=150)
-    city = serializers.SlugRelatedField(
+    city = SlugRelatedField(
         slug_field="slug",
         queryset=City.objects.all(),
         required=False,
@@ -57,7 +58,7 @@ class RegisteredUserSerializer(serializers.ModelSerializer):
 
 
 class MyPartnerSerializer(serializers.ModelSerializer):
-    city = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    city = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Partner

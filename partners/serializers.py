@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from common.fields import SlugRelatedField
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
 MAX_SLOTS_PER_REQUEST = 200
@@ -55,10 +56,10 @@ class SlotSerializer(serializers.ModelSerializer):
 
 
 class PartnerListQuerySerializer(serializers.Serializer):
-    city = serializers.SlugRelatedField(
+    city = SlugRelatedField(
         slug_field="slug", queryset=City.objects.all(), required=False, help_text="City slug."
     )
-    service = serializers.SlugRelatedField(
+    service = SlugRelatedField(
         slug_field="slug",
         queryset=Service.objects.filter(active=True),
         required=False,

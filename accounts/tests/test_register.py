@@ -86,10 +86,11 @@ def test_partner_without_city_is_rejected_and_nothing_is_written(api_client):
 
 
 @pytest.mark.django_db
-def test_unknown_city_is_a_400_and_nothing_is_written(api_client):
+@pytest.mark.parametrize("city", ["atlantis", "pu\x00ne", ["pune"], 7])
+def test_unknown_city_is_a_400_and_nothing_is_written(api_client, city):
     CityFactory(slug="pune")
 
-    response = api_client.post(URL, _payload(role="partner", city="atlantis"), format="json")
+    response = api_client.post(URL, _payload(role="partner", city=city), format="json")
 
     body = _assert_problem(response, 400, "validation_error")
     assert "city" in body["errors"]

@@ -90,7 +90,9 @@ def test_partners_are_filtered_by_city_and_service_and_hide_unverified_or_inacti
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", ["city=atlantis", "service=time-travel"])
+@pytest.mark.parametrize(
+    "query", ["city=atlantis", "service=time-travel", "city=pu%00ne", "service=%00"]
+)
 def test_unknown_city_or_service_slug_is_a_400(api_client, query):
     PartnerFactory()
 
