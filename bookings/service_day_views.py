@@ -18,8 +18,9 @@ class AssignStaffSerializer(serializers.Serializer):
 
 
 class OtpSerializer(serializers.Serializer):
+    # [0-9], not \d: \d also matches other scripts' digits, which can never be a code.
     otp = serializers.RegexField(
-        r"^\d{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."}
+        r"^[0-9]{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."}
     )
 
 

@@ -160,16 +160,54 @@ def test_mark_complete_before_arrival_is_409(day):
     assert Booking.objects.get(pk=day["booking"].pk).status == BookingStatus.CONFIRMED
 
 
-def test_badly_formed_code_is_400_and_costs_no_attempt(day):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"otp": "12ab"},
+        {"otp": "1234567"},
+        {"otp": "\u0661\u0662\u0663\u0664\u0665\u0666"},  # Arabic-Indic digits
+        {"otp": "\uff11\uff12\uff13\uff14\uff15\uff16"},  # full-width digits
+        {"otp": None},
+        {"otp": ["123456"]},
+        {},
+    ],
+    ids=["letters", "seven-digits", "arabic-indic", "full-width", "null", "list", "missing"],
+)
+def test_badly_formed_code_is_400_and_costs_no_attempt(day, body):
     booking = day["booking"]
     booking.assigned_staff = day["staff"]
     booking.save()
-    response = day["partner_client"].post(
-        url(booking.pk, "confirm-arrival"), {"otp": "12ab"}, format="json"
-    )
+    response = day["partner_client"].post(url(booking.pk, "confirm-arrival"), body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
+    assert "otp" in response.json()["errors"]
     assert BookingOtp.objects.get(booking=booking).attempts == 0
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"staff_id": "abc"}, {"staff_id": None}, {"staff_id": [1]}, {"staff_id": 0}, {}],
+    ids=["text", "null", "list", "zero", "missing"],
+)
+def test_assign_with_a_malformed_staff_id_is_400_and_changes_nothing(day, body):
+    booking = day["booking"]
+    response = day["partner_client"].patch(url(booking.pk, "assign"), body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "staff_id" in response.json()["errors"]
+    assert Booking.objects.get(pk=booking.pk).assigned_staff_id is None
+    assert not BookingEvent.objects.filter(booking=booking, kind="staff_assigned").exists()
+
+
+def test_assign_with_an_out_of_range_staff_id_is_a_404(day):
+    booking = day["booking"]
+    response = day["partner_client"].patch(
+        url(booking.pk, "assign"), {"staff_id": 10**20}, format="json"
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "staff_not_found"
+    assert Booking.objects.get(pk=booking.pk).assigned_staff_id is None
 
 
 def test_a_customer_cannot_call_provider_endpoints_and_vice_versa(day):
