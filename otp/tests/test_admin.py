@@ -1,6 +1,7 @@
 import pytest
 from django.core import mail
 
+from notifications.models import OutboxMessage
 from otp.factories import confirmed_booking, last_code
 from otp.models import BookingOtp
 
@@ -36,3 +37,23 @@ def test_outbox_admin_lists_messages_with_filters(admin_client, django_capture_o
     assert response.status_code == 200
     page = response.content.decode()
     assert booking.customer.email in page and "otp_arrival" in page
+
+
+def test_no_admin_page_shows_a_sent_code(admin_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = confirmed_booking()
+    code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
+    message = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    assert message.status == OutboxMessage.Status.SENT
+
+    pages = [
+        "/admin/notifications/outboxmessage/",
+        f"/admin/notifications/outboxmessage/{message.pk}/change/",
+        "/admin/bookings/booking/",
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        "/admin/otp/bookingotp/",
+    ]
+    for page in pages:
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+        assert code not in response.content.decode(), page
