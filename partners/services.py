@@ -124,14 +124,16 @@ def create_staff(*, partner_id: int, name: str, phone: str = "", email: str = ""
 def update_staff(*, partner_id: int, staff_id: int, **changes: object) -> Staff:
     """Change a staff member's name, phone, email or active flag.
 
-    Another partner's staff member is ``StaffNotFound`` (404). Only the given fields change.
+    Another partner's staff member is ``StaffNotFound`` (404). Only the given fields change;
+    no fields is a no-op that still checks ownership.
     """
     allowed = {"name", "phone", "email", "active"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
-    updated = Staff.objects.filter(pk=staff_id, partner_id=partner_id).update(**changes)
-    if not updated:
+    mine = Staff.objects.filter(pk=staff_id, partner_id=partner_id)
+    # An UPDATE with no fields runs no SQL and reports 0 rows, so existence is checked apart.
+    if not (mine.update(**changes) if changes else mine.exists()):
         raise StaffNotFound("No such staff member.")
     return Staff.objects.get(pk=staff_id)
 

@@ -74,3 +74,44 @@ def test_customer_cannot_use_the_staff_api(customer_client):
     _problem(customer_client.get(URL), 403, "permission_denied")
     _problem(customer_client.post(URL, {"name": "X"}, format="json"), 403, "permission_denied")
     assert not Staff.objects.exists()
+
+
+@pytest.mark.django_db
+def test_empty_patch_of_own_staff_changes_nothing_and_is_not_a_404(partner_client, partner):
+    staff = StaffFactory(partner=partner, name="Same")
+
+    response = partner_client.patch(f"{URL}/{staff.pk}", {}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["name"] == "Same"
+    staff.refresh_from_db()
+    assert (staff.name, staff.active) == ("Same", True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"name": ""}, "name"),
+        ({"email": "nope"}, "email"),
+        ({"active": "maybe"}, "active"),
+        ({"name": None}, "name"),
+        ({"name": "x" * 1000}, "name"),
+    ],
+)
+def test_invalid_staff_patch_is_a_400_and_changes_nothing(partner_client, partner, payload, field):
+    staff = StaffFactory(partner=partner, name="Same", email="same@example.test")
+
+    response = partner_client.patch(f"{URL}/{staff.pk}", payload, format="json")
+
+    body = _problem(response, 400, "validation_error")
+    assert field in body["errors"]
+    staff.refresh_from_db()
+    assert (staff.name, staff.email, staff.active) == ("Same", "same@example.test", True)
+
+
+@pytest.mark.django_db
+def test_empty_patch_of_another_partners_staff_is_still_a_404(partner_client, other_partner):
+    staff = StaffFactory(partner=other_partner)
+
+    _problem(partner_client.patch(f"{URL}/{staff.pk}", {}, format="json"), 404, "not_found")
