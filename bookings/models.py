@@ -102,3 +102,72 @@ class BookingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booking_id}: {self.from_status} -> {self.to_status}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    BOOKED = "booked", "Booked"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# An entry in one of these states keeps the customer's place on the slot.
+ACTIVE_WAITLIST_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(models.Model):
+    """A customer waiting for ``quantity`` seats of a full slot (bookings.waitlist).
+
+    Line order is the id (join order). When seats come free the first waiting entries
+    whose quantity fits get a PENDING_PAYMENT booking with the usual hold
+    (``offered_booking``); the entry then follows that booking: CONFIRMED -> booked,
+    EXPIRED / PAYMENT_FAILED -> expired, CANCELLED -> cancelled.
+    """
+
+    slot = models.ForeignKey("partners.Slot", on_delete=models.CASCADE, related_name="waitlist")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    variant = models.ForeignKey(
+        "partners.ServiceVariant", on_delete=models.PROTECT, related_name="waitlist_entries"
+    )
+    quantity = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    offered_booking = models.OneToOneField(
+        Booking,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="waitlist_entry",
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "waitlist entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="waitlist_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["slot", "customer"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="waitlist_one_active_entry_per_customer",
+            ),
+        ]
+        indexes = [
+            # The line of a slot, in order (promotion and positions).
+            models.Index(
+                fields=["slot", "id"],
+                name="waitlist_queue_idx",
+                condition=Q(status="waiting"),
+            ),
+            models.Index(fields=["customer", "-created_at"], name="waitlist_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} slot {self.slot_id} ({self.status})"

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("partners.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.service_day_urls")),
+    path("", include("bookings.waitlist_urls")),
     path("", include("payments.urls")),
     path("", include("otp.urls")),
     path("", include("refunds.urls")),

@@ -1,0 +1,288 @@
+"""Waitlist of full slots: join, leave, and automatic promotion when seats come free.
+
+Line order is the entry id (join order). Promotion runs after the releasing
+transaction committed (``bookings.receivers_waitlist`` -> ``bookings.waitlist_tasks``):
+:func:`promote_waitlist` locks the slot row, so promotions of one slot are serialised
+and each sees the seats the previous one took; the first waiting entries whose
+quantity fits the free seats each get a PENDING_PAYMENT booking through
+:func:`bookings.services.book_slot` (same seat UPDATE, price and hold as a normal
+booking). A waiting entry that does not fit is skipped, not dropped: it keeps its
+place for the next release. Then, outside any transaction, :func:`start_offer` creates
+the payment and tells the customer. The entry follows its booking afterwards
+(see the receiver): paid -> booked, hold expired / payment failed -> expired (and the
+freed seats go to the next in line), cancelled -> cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bookings.errors import (
+    PartnerUnavailable,
+    SlotBlocked,
+    SlotInPast,
+    SlotNotFound,
+    SlotUnavailable,
+    VariantNotOffered,
+)
+from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
+from bookings.services import _offered_variant, book_slot
+from bookings.transitions import record_event
+from common.problems import Conflict, DomainError, NotFound
+from partners.models import Slot
+
+logger = logging.getLogger(__name__)
+
+OFFER_NOTIFICATION_KIND = "waitlist_offer"
+
+
+class SlotHasRoom(Conflict):
+    code = "slot_has_room"
+    title = "The slot has room: book it instead"
+
+
+class AlreadyWaitlisted(Conflict):
+    code = "already_waitlisted"
+    title = "You are already on this slot's waitlist"
+
+
+class WaitlistEntryNotFound(NotFound):
+    code = "waitlist_entry_not_found"
+    title = "No such waitlist entry"
+
+
+class NotWaiting(Conflict):
+    code = "waitlist_entry_not_waiting"
+    title = "The waitlist entry is no longer waiting"
+
+
+@transaction.atomic
+def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> WaitlistEntry:
+    """Put ``customer`` in line for ``quantity`` seats of a full slot.
+
+    The slot row is locked while the rule "no room for ``quantity``" is checked and
+    the entry inserted, so a release that commits meanwhile either happens first
+    (-> SlotHasRoom) or sees the new entry and promotes it.
+
+    Raises SlotNotFound (404), SlotInPast / VariantNotOffered (400), PartnerUnavailable
+    / SlotBlocked (409), SlotHasRoom (409) when the seats can be booked now,
+    AlreadyWaitlisted (409) when the customer has a waiting or offered entry on the
+    slot. Nothing is written when it raises.
+    """
+    if quantity < 1:
+        raise ValueError("quantity must be at least 1")
+    slot = Slot.objects.select_for_update(of=("self",)).select_related("partner")
+    slot = slot.filter(pk=slot_id).first()
+    if slot is None:
+        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
+    if slot.start <= timezone.now():
+        raise SlotInPast("The slot has already started.")
+    if not (slot.partner.active and slot.partner.verified):
+        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
+    if slot.blocked:
+        raise SlotBlocked("The partner has blocked this slot.")
+    variant = _offered_variant(slot=slot, variant_id=variant_id)
+    if slot.capacity - slot.booked >= quantity:
+        raise SlotHasRoom(f"The slot has {quantity} free seat(s): book it instead.")
+    try:
+        with transaction.atomic():  # savepoint: the unique violation must not poison ours
+            return WaitlistEntry.objects.create(
+                slot=slot, customer=customer, variant=variant, quantity=quantity
+            )
+    except IntegrityError:
+        raise AlreadyWaitlisted(
+            "You already have a waiting or offered entry on this slot."
+        ) from None
+
+
+def leave_waitlist(*, customer, entry_id: int) -> WaitlistEntry:
+    """Take ``customer``'s waiting entry out of the line (status cancelled).
+
+    A conditional UPDATE, so it cannot race a promotion into a lost offer. Leaving an
+    entry that is already cancelled is a no-op. Raises WaitlistEntryNotFound (404) for
+    an unknown or another customer's entry, NotWaiting (409) when it was offered a
+    booking (pay or cancel that booking instead) or is closed.
+    """
+    entries = WaitlistEntry.objects.filter(pk=entry_id, customer=customer)
+    left = entries.filter(status=WaitlistStatus.WAITING).update(
+        status=WaitlistStatus.CANCELLED, updated_at=timezone.now()
+    )
+    entry = entries.first()
+    if entry is None:
+        raise WaitlistEntryNotFound()
+    if not left and entry.status != WaitlistStatus.CANCELLED:
+        detail = f"The entry is {entry.status}."
+        if entry.status == WaitlistStatus.OFFERED:
+            detail += f" Pay or cancel booking #{entry.offered_booking_id} instead."
+        raise NotWaiting(detail)
+    return entry
+
+
+@transaction.atomic
+def promote_waitlist(*, slot_id: int) -> list[int]:
+    """Offer the free seats of a slot to the first waiting entries whose quantity fits.
+
+    Guarantees: the slot row is locked for the whole promotion, so concurrent
+    promotions of one slot run one after the other and never offer one entry twice;
+    seats are taken by :func:`book_slot`'s conditional UPDATE (never oversold); each
+    offered entry becomes ``offered`` with its PENDING_PAYMENT booking in the same
+    transaction. Waiting entries of a slot that already started are expired; entries
+    whose variant is no longer offered are expired; a blocked slot or an unavailable
+    partner offers nothing. Returns the ids of the bookings created; call
+    :func:`start_offer` for each after commit (the task does).
+    """
+    slot = Slot.objects.select_for_update(of=("self",)).select_related("partner")
+    slot = slot.filter(pk=slot_id).first()
+    if slot is None:
+        return []
+    waiting = WaitlistEntry.objects.filter(slot_id=slot_id, status=WaitlistStatus.WAITING)
+    now = timezone.now()
+    if slot.start <= now:
+        waiting.update(status=WaitlistStatus.EXPIRED, updated_at=now)
+        return []
+    if slot.blocked or not (slot.partner.active and slot.partner.verified):
+        return []
+    free = slot.capacity - slot.booked
+    if free <= 0:
+        return []
+    offered: list[int] = []
+    passed: list[int] = []  # entries whose variant is gone (expired by _offer_booking)
+    while free > 0:
+        # The first waiting entry that fits; skip_locked: an entry being left right now
+        # is passed over rather than waited for.
+        entry = (
+            waiting.filter(quantity__lte=free)
+            .exclude(pk__in=passed)
+            .select_for_update(of=("self",), skip_locked=True)
+            .select_related("customer")
+            .order_by("id")
+            .first()
+        )
+        if entry is None:
+            break
+        booking = _offer_booking(entry=entry, now=now)
+        if booking is None:
+            passed.append(entry.pk)
+            continue
+        offered.append(booking.pk)
+        free -= entry.quantity
+    return offered
+
+
+def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
+    try:
+        booking = book_slot(
+            customer=entry.customer,
+            slot_id=entry.slot_id,
+            variant_id=entry.variant_id,
+            quantity=entry.quantity,
+        )
+    except VariantNotOffered:
+        WaitlistEntry.objects.filter(pk=entry.pk).update(
+            status=WaitlistStatus.EXPIRED, updated_at=now
+        )
+        return None
+    except SlotUnavailable:  # pragma: no cover - the slot lock makes the count exact
+        return None
+    WaitlistEntry.objects.filter(pk=entry.pk).update(
+        status=WaitlistStatus.OFFERED,
+        offered_booking=booking,
+        offered_at=now,
+        offer_expires_at=booking.hold_expires_at,
+        updated_at=now,
+    )
+    record_event(
+        booking_id=booking.pk,
+        kind="waitlist_offer",
+        actor_label="system",
+        reason="Seats offered from the waitlist.",
+        data={"waitlist_entry_id": entry.pk},
+    )
+    return booking
+
+
+def start_offer(*, booking_id: int):
+    """Create the payment of an offered booking and tell the customer (after commit).
+
+    Idempotent: the payment is per booking (:func:`start_payment`) and the message is
+    written once per booking. A booking that already left PENDING_PAYMENT is skipped.
+    When the gateway cannot create the order the booking is left as it is: its hold
+    runs out and the seats go to the next in line. Returns the payment or None.
+    """
+    from notifications.messages import booking_context
+    from notifications.services import notify
+    from payments.services import start_payment
+
+    booking = (
+        Booking.objects.select_related("customer", "slot", "partner__city", "variant__service")
+        .filter(pk=booking_id, status=BookingStatus.PENDING_PAYMENT)
+        .first()
+    )
+    if booking is None:
+        return None
+    try:
+        payment = start_payment(booking=booking, gateway=None)
+    except DomainError as exc:
+        logger.warning("waitlist offer %s: payment could not be started: %s", booking_id, exc)
+        return None
+    link = payment.checkout_url or (
+        f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/bookings/{booking.pk}"
+    )
+    about = booking_context(booking)
+    until = booking.hold_expires_at.astimezone(UTC)
+    notify(
+        kind=OFFER_NOTIFICATION_KIND,
+        booking=booking,
+        once_key=f"waitlist_offer:{booking.pk}",
+        context={
+            "subject": f"A seat is free: booking #{booking.pk} is held for you",
+            "message": (
+                f"Seats came free on the slot you were waiting for: {about['service']} with "
+                f"{about['partner']} on {about['start']}. Booking #{booking.pk} holds them "
+                f"for you until {until:%Y-%m-%d %H:%M} UTC. Pay here: {link}"
+            ),
+        },
+    )
+    return payment
+
+
+def promote_and_offer(*, slot_id: int) -> list[int]:
+    """Promote the slot's waitlist, then start each offer outside the transaction."""
+    booking_ids = promote_waitlist(slot_id=slot_id)
+    for booking_id in booking_ids:
+        start_offer(booking_id=booking_id)
+    return booking_ids
+
+
+def sweep_waitlists() -> list[int]:
+    """Recovery sweep: expire the waiting entries of slots that started, then promote
+    every open slot that has waiting entries and a free seat (covers a promotion whose
+    enqueue was lost after commit). Idempotent. Returns the offered booking ids."""
+    now = timezone.now()
+    WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, slot__start__lte=now).update(
+        status=WaitlistStatus.EXPIRED, updated_at=now
+    )
+    offered: list[int] = []
+    for slot_id in _slots_to_promote(now=now):
+        offered += promote_and_offer(slot_id=slot_id)
+    return offered
+
+
+def _slots_to_promote(*, now) -> list[int]:
+    return list(
+        WaitlistEntry.objects.filter(
+            status=WaitlistStatus.WAITING,
+            slot__start__gt=now,
+            slot__blocked=False,
+            slot__booked__lt=F("slot__capacity"),
+        )
+        .order_by("slot_id")
+        .values_list("slot_id", flat=True)
+        .distinct()
+    )
