@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -178,6 +178,16 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             code="conflict",
             title="Conflict",
             detail="The request conflicts with the current state of the resource.",
+        )
+    if isinstance(exc, DataError):
+        # The database refused a value (a NUL character, a number out of its column's
+        # range): input the serializers let through, not an outage. No value in the text.
+        logger.warning("data error in %s: %s", context.get("view"), type(exc).__name__)
+        return problem_response(
+            status_code=400,
+            code="invalid_input",
+            title="Invalid input",
+            detail="A value in the request cannot be stored (e.g. a NUL character).",
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error in %s", context.get("view"))

@@ -112,3 +112,12 @@ def test_crash_outside_the_api_is_a_500_problem_not_an_html_page(client):
 
     assert_problem(response, 500, "server_error")
     assert b"secret internals" not in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("common.tests.urls_boom")
+def test_input_the_database_cannot_store_is_a_400_not_a_503(api_client):
+    response = api_client.get("/api/unstorable", {"slug": "pu\x00ne"})
+
+    body = assert_problem(response, 400, "invalid_input")
+    assert "\x00" not in body["detail"]
