@@ -270,6 +270,9 @@ elif _email_backend.endswith("smtp.EmailBackend"):
         username=env_str("EMAIL_HOST_USER"),
         password=env_str("EMAIL_HOST_PASSWORD"),
         use_tls=env_bool("EMAIL_USE_TLS", False),
+        # Bounded well below the outbox's stale-claim age (notifications.delivery), so a
+        # hung SMTP send can never be reclaimed by another dispatcher and sent twice.
+        timeout=30,
     )
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Slotwise <no-reply@slotwise.local>")
