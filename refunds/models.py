@@ -115,6 +115,9 @@ class Refund(models.Model):
     policy_version = models.PositiveIntegerField(null=True, blank=True)
     gateway_refund_id = models.CharField(max_length=255, blank=True, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Bumped when support retries a refund the gateway itself reported failed: that retry
+    # is a new refund at the gateway, and the old key would only replay the failed one.
+    key_round = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -147,7 +150,10 @@ class Refund(models.Model):
 
     @property
     def idempotency_key(self) -> str:
-        return f"slotwise-refund-{self.pk}"
+        """Sent with every gateway attempt of this refund (task retries, sweeps, support
+        retries after errors), so the gateway refunds at most once per round."""
+        base = f"slotwise-refund-{self.pk}"
+        return base if self.key_round == 0 else f"{base}-round{self.key_round}"
 
 
 class Dispute(models.Model):

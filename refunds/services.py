@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
@@ -194,10 +194,14 @@ def retry_refund(*, refund_id: int, actor=None) -> Refund:
 
     Conditional update (``failed -> pending``), so two concurrent retries enqueue one run.
     The payment is locked and the captured total re-checked first: a manual refund made
-    since the failure may have used the room (409 ``refund_exceeds_captured``). The
-    idempotency key stays the same (derived from the refund id), so a refund the gateway
-    did process despite the error is not paid twice. Raises :class:`RefundNotRetryable`
-    (409) unless the refund is FAILED.
+    since the failure may have used the room (409 ``refund_exceeds_captured``).
+
+    A refund that failed before the gateway accepted it keeps its idempotency key, so a
+    refund the gateway did process despite the error is not paid twice. A refund the
+    gateway accepted and later reported failed (it has a gateway refund id) is a new
+    refund at the gateway: its id is cleared (kept in the timeline event) and the key
+    moves to the next round, since the old key would only replay the failed refund's
+    answer. Raises :class:`RefundNotRetryable` (409) unless the refund is FAILED.
     """
     refund = Refund.objects.filter(pk=refund_id).first()
     if refund is None:
@@ -205,22 +209,24 @@ def retry_refund(*, refund_id: int, actor=None) -> Refund:
     if refund.payment_id is None:
         raise RefundNotRetryable("The refund has no payment.")
     payment = _lock_payment(refund.payment_id)
+    refund.refresh_from_db()
     if refund.status != Refund.Status.FAILED:
         raise RefundNotRetryable()
     if refunded_total(payment_id=payment.pk) + refund.amount_minor > payment.captured_amount_minor:
         raise RefundExceedsCaptured(
             "Retrying would exceed the captured amount; later refunds used the room."
         )
-    updated = Refund.objects.filter(pk=refund_id, status=Refund.Status.FAILED).update(
-        status=Refund.Status.PENDING, attempts=0, updated_at=timezone.now()
-    )
-    if updated != 1:
+    updates: dict = {"status": Refund.Status.PENDING, "attempts": 0, "updated_at": timezone.now()}
+    if refund.gateway_refund_id:
+        updates.update(gateway_refund_id="", key_round=F("key_round") + 1)
+    updated = Refund.objects.filter(pk=refund_id, status=Refund.Status.FAILED).update(**updates)
+    if updated != 1:  # pragma: no cover - the payment lock serialises retries
         raise RefundNotRetryable()
     record_event(
         booking_id=refund.booking_id,
         kind="refund_retried",
         actor=actor if getattr(actor, "is_authenticated", False) else None,
-        data={"refund_id": refund.pk},
+        data={"refund_id": refund.pk, "failed_gateway_refund_id": refund.gateway_refund_id},
     )
     _enqueue_execution(refund.pk)
     refund.refresh_from_db()
@@ -231,17 +237,18 @@ def retry_refund(*, refund_id: int, actor=None) -> Refund:
 
 
 def claim_refund_attempt(*, refund_id: int) -> Refund | None:
-    """Claim a PENDING/PROCESSING refund for one gateway attempt (attempts + 1).
+    """Claim a PENDING/PROCESSING refund the gateway has not accepted yet for one gateway
+    attempt (attempts + 1).
 
     One conditional UPDATE, no lock kept. Returns None when the refund is no longer
-    in flight (SUCCEEDED, FAILED, NOT_REQUIRED or missing): the caller does nothing,
-    which makes the task safe to run twice.
+    in flight (SUCCEEDED, FAILED, NOT_REQUIRED or missing), or when the gateway already
+    accepted it (it has a gateway refund id and awaits the refund webhook: asking again
+    would only replay the first answer, and once the gateway forgets the key, refund
+    twice). The caller then does nothing, which makes the task safe to run twice.
     """
-    from django.db.models import F
-
-    claimed = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES).update(
-        status=Refund.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
+    claimed = Refund.objects.filter(
+        pk=refund_id, status__in=IN_FLIGHT_STATUSES, gateway_refund_id=""
+    ).update(status=Refund.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now())
     if claimed != 1:
         return None
     return Refund.objects.select_related("payment", "booking").get(pk=refund_id)

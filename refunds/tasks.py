@@ -36,7 +36,8 @@ def execute_refund(self, refund_id: int) -> str:
        key derived from the refund id (the same on every attempt and every run), so the
        gateway refunds at most once.
     3. ``processed`` -> SUCCEEDED (payment status synced); ``pending`` -> stays PROCESSING
-       with the gateway refund id until the refund webhook reconciles it.
+       with the gateway refund id until the refund webhook reconciles it (no later run
+       calls the gateway again for it).
     Retryable gateway errors (network, 5xx) are retried with exponential backoff and
     jitter, up to ``REFUND_MAX_ATTEMPTS`` attempts, then FAILED; non-retryable ones (4xx)
     fail at once. FAILED refunds carry ``last_error`` and are listed for support.
@@ -78,13 +79,16 @@ REFUND_STALL_MINUTES = settings.REFUND_STALL_MINUTES
 
 @shared_task(acks_late=True)
 def resume_stalled_refunds() -> int:
-    """Beat sweep: re-enqueue refunds left in flight (the enqueue after commit was lost,
-    a worker died mid-attempt, or the gateway's "pending" never got its webhook).
+    """Beat sweep: re-enqueue refunds the gateway has not accepted yet that were left in
+    flight (the enqueue after commit was lost, or a worker died mid-attempt).
 
     Safe because ``execute_refund`` claims conditionally and the gateway call carries the
     refund's idempotency key: a refund already made at the gateway is returned, not
     repeated. Only refunds untouched for ``REFUND_STALL_MINUTES`` are picked up; one the
     gateway never accepted after ``2 * REFUND_MAX_ATTEMPTS`` attempts is marked FAILED.
+    Refunds the gateway accepted as pending (they have a gateway refund id) are left to
+    the refund webhook: sending them again could refund twice once the gateway has
+    forgotten the idempotency key.
     """
     from datetime import timedelta
 
@@ -93,15 +97,17 @@ def resume_stalled_refunds() -> int:
     from refunds.models import Refund
 
     cutoff = timezone.now() - timedelta(minutes=REFUND_STALL_MINUTES)
-    in_flight = Refund.objects.filter(status__in=services.IN_FLIGHT_STATUSES, updated_at__lt=cutoff)
+    unsent = Refund.objects.filter(
+        status__in=services.IN_FLIGHT_STATUSES, gateway_refund_id="", updated_at__lt=cutoff
+    )
     # Never accepted by the gateway after many runs (e.g. a crash before every answer):
     # stop and show it to support instead of looping forever.
-    hopeless = in_flight.filter(gateway_refund_id="", attempts__gte=2 * REFUND_MAX_ATTEMPTS)
+    hopeless = unsent.filter(attempts__gte=2 * REFUND_MAX_ATTEMPTS)
     for refund_id in hopeless.values_list("pk", flat=True):
         services.mark_refund_failed(
             refund_id=refund_id, error="Gave up: no answer from the gateway after many attempts."
         )
-    stalled = list(in_flight.values_list("pk", flat=True)[:500])
+    stalled = list(unsent.values_list("pk", flat=True)[:500])
     for refund_id in stalled:
         execute_refund.delay(refund_id)
     return len(stalled)

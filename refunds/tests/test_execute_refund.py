@@ -335,3 +335,79 @@ def test_task_and_webhook_finishing_one_refund_at_once_do_not_deadlock(captured_
     assert (
         BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").count() == 1
     )
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_sweep_never_sends_again_a_refund_the_gateway_accepted_as_pending(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    """Re-sending would only replay the gateway's stored first answer ("pending") and,
+    once the gateway forgets the idempotency key (Stripe: 24 h), refund a second time."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from refunds.tasks import REFUND_STALL_MINUTES, resume_stalled_refunds
+
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund(status="pending", amount=20000))
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment, amount=20000)
+    # The refund webhook is lost; a day later the sweep runs, and so does a stray task.
+    with time_machine.travel(timezone.now() + timedelta(days=1, minutes=REFUND_STALL_MINUTES)):
+        assert resume_stalled_refunds.delay().get() == 0
+        assert execute_refund.apply(args=[refund.pk]).get() == "skipped"
+
+    assert len(responses.calls) == 1
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id, refund.attempts) == (
+        Refund.Status.PROCESSING,
+        "re_fake_1",
+        1,
+    )
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_retry_of_a_refund_the_gateway_reported_failed_is_a_new_refund_with_a_new_key(
+    fake_gateways, captured_payment, support_user, django_capture_on_commit_callbacks
+):
+    """The same key would only replay the failed refund's first answer at the gateway."""
+    payment = captured_payment(gateway="stripe")
+    responses.post(
+        STRIPE_REFUNDS,
+        status=200,
+        json=_stripe_refund(status="pending", refund_id="re_first", amount=20000),
+    )
+    responses.post(
+        STRIPE_REFUNDS,
+        status=200,
+        json=_stripe_refund(status="succeeded", refund_id="re_second", amount=20000),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment, amount=20000)
+    first_key = refund.idempotency_key
+    services.reconcile_gateway_refund(
+        payment=payment,
+        gateway_refund_id="re_first",
+        succeeded=False,
+        amount_minor=20000,
+        detail="refund.failed",
+    )
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.retry_refund(refund_id=refund.pk, actor=support_user)
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.SUCCEEDED, "re_second")
+    keys = [c.request.headers["Idempotency-Key"] for c in responses.calls]
+    assert keys == [first_key, refund.idempotency_key]
+    assert keys[0] != keys[1]
+    retried = BookingEvent.objects.get(booking=payment.booking, kind="refund_retried")
+    assert retried.data["failed_gateway_refund_id"] == "re_first"
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PARTIALLY_REFUNDED
