@@ -140,6 +140,15 @@ class SlotAdmin(admin.ModelAdmin):
     readonly_fields = ("booked", "created_at")
     actions = ["block"]
 
+    def save_model(self, request, obj: Slot, form, change: bool) -> None:
+        if change:
+            # Write only the form's fields: a full save would also write the ``booked``
+            # count read when the page was posted, undoing seats booked meanwhile. (A
+            # capacity below seats booked meanwhile is still refused by the CHECK.)
+            obj.save(update_fields=SlotAdminForm.Meta.fields)
+        else:
+            obj.save()
+
     @admin.display(description="Available")
     def available(self, slot: Slot) -> int:
         return slot.available

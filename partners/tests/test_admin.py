@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 
 from partners.factories import CityFactory, PartnerFactory, SlotFactory
 from partners.models import Partner, Slot
@@ -162,3 +163,33 @@ def test_admin_cannot_shrink_capacity_below_booked_seats(admin_client):
     assert "capacity" in response.context["adminform"].form.errors
     slot.refresh_from_db()
     assert slot.capacity == 3
+
+
+@pytest.mark.django_db
+def test_admin_slot_edit_never_overwrites_seats_booked_meanwhile(rf, admin_user):
+    from django.contrib.admin.sites import site
+
+    from partners.admin import SlotAdminForm
+
+    slot = SlotFactory(capacity=3, booked=0)
+    form = SlotAdminForm(
+        data={
+            "partner": slot.partner_id,
+            "start": slot.start,
+            "end": slot.end,
+            "capacity": 5,
+            "blocked": False,
+        },
+        instance=Slot.objects.get(pk=slot.pk),  # loaded by the admin's POST: booked == 0
+    )
+    assert form.is_valid(), form.errors
+    edited = form.save(commit=False)
+    # A booking takes two seats between the admin loading the row and saving it.
+    Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 2)
+
+    request = rf.post("/admin/partners/slot/")
+    request.user = admin_user
+    site._registry[Slot].save_model(request, edited, form, change=True)
+
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (5, 2)
