@@ -50,6 +50,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def clean(self) -> None:
+        # Emails are stored lower-cased (login lower-cases its input), also from the admin;
+        # cleaning runs before the form's unique check, so a case variant is a duplicate.
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email).lower()
+
     @property
     def is_customer(self) -> bool:
         return self.role == Role.CUSTOMER

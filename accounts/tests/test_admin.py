@@ -58,3 +58,32 @@ def test_admin_creates_a_user_with_a_hashed_password(client, support_user):
     user = User.objects.get(email="new-support@example.test")
     assert user.role == Role.SUPPORT
     assert user.check_password("plum-orbit-Tundra-91")
+
+
+@pytest.mark.django_db
+def test_admin_stores_emails_lower_case_so_the_user_can_log_in_and_duplicates_are_caught(
+    client, support_user
+):
+    client.force_login(support_user)
+    form = {
+        "role": Role.CUSTOMER,
+        "usable_password": "true",
+        "password1": "plum-orbit-Tundra-91",
+        "password2": "plum-orbit-Tundra-91",
+    }
+
+    created = client.post("/admin/accounts/user/add/", {**form, "email": "Mixed@Example.test"})
+    duplicate = client.post("/admin/accounts/user/add/", {**form, "email": "MIXED@example.TEST"})
+
+    assert created.status_code == 302, created.context["adminform"].form.errors
+    assert duplicate.status_code == 200
+    assert "email" in duplicate.context["adminform"].form.errors
+    assert list(User.objects.filter(email__iexact="mixed@example.test").values_list("email")) == [
+        ("mixed@example.test",)
+    ]
+    token = client.post(
+        "/api/v1/auth/token",
+        {"email": "Mixed@Example.test", "password": "plum-orbit-Tundra-91"},
+        content_type="application/json",
+    )
+    assert token.status_code == 200, token.content
