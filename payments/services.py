@@ -165,10 +165,12 @@ def record_capture(
             f"Paid {amount_minor} {currency} but the booking costs "
             f"{payment.amount_minor} {payment.currency}."
         )
-        was_captured = payment.status == Payment.Status.CAPTURED
+        first_capture = payment.status in (Payment.Status.CREATED, Payment.Status.FAILED)
         updates = {"flagged": True, "flag_reason": reason[:255], "updated_at": timezone.now()}
-        if not was_captured and (currency or "").upper() == payment.currency.upper():
+        if first_capture and (currency or "").upper() == payment.currency.upper():
             # Real money was taken: record it so support can refund it from the admin.
+            # Never after a capture (refunded or not): what was captured is the ceiling of
+            # every refund and must not move.
             updates.update(
                 status=Payment.Status.CAPTURED,
                 captured_amount_minor=amount_minor,

@@ -351,3 +351,50 @@ def test_dispute_event_records_a_gateway_dispute(client, payment):
     dispute = Dispute.objects.get()
     assert dispute.gateway_dispute_id == "disp_1"
     assert dispute.booking_id == payment.booking_id
+
+
+@pytest.mark.parametrize("status", [Payment.Status.REFUNDED, Payment.Status.PARTIALLY_REFUNDED])
+def test_mismatched_capture_after_refunds_keeps_the_captured_amount_and_status(
+    client, payment, support_user, status
+):
+    """A later capture event with another amount is flagged; it must not reset a refunded
+    payment to CAPTURED nor replace what was captured (the ceiling of every refund)."""
+    from refunds.errors import RefundExceedsCaptured
+    from refunds.services import refund_booking_manually
+
+    amount = payment.amount_minor
+    refunded = amount if status == Payment.Status.REFUNDED else amount // 2
+    Booking.objects.filter(pk=payment.booking_id).update(
+        status=BookingStatus.CANCELLED, holds_seats=False
+    )
+    Payment.objects.filter(pk=payment.pk).update(
+        status=status, captured_amount_minor=amount, payment_id="pay_FIRST"
+    )
+    Refund.objects.create(
+        booking_id=payment.booking_id,
+        payment=payment,
+        amount_minor=refunded,
+        currency=payment.currency,
+        source=Refund.Source.CANCELLATION,
+        status=Refund.Status.SUCCEEDED,
+    )
+
+    response = deliver(client, captured(payment, amount=amount * 3, payment_id="pay_SECOND"))
+
+    assert response.json()["outcome"] == "flagged"
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount_minor, payment.payment_id) == (
+        status,
+        amount,
+        "pay_FIRST",
+    )
+    assert payment.flagged is True
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.CANCELLED
+    with pytest.raises(RefundExceedsCaptured):
+        refund_booking_manually(
+            booking_id=payment.booking_id,
+            amount_minor=amount - refunded + 1,
+            reason="too much",
+            actor=support_user,
+        )
+    assert Refund.objects.filter(booking_id=payment.booking_id).count() == 1
