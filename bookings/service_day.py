@@ -5,7 +5,9 @@ State changes go through ``bookings.transitions`` (conditional UPDATEs); codes t
 transaction: a wrong code's attempt count must commit although the request fails.
 Only "consume the code + change the status" is one transaction, so a right code and
 its step succeed or fail together, and two concurrent right submissions yield one
-success (the consume UPDATE lets one through; the other gets ``otp_invalid``).
+success (the consume UPDATE lets one through; the other gets ``otp_invalid``). That
+transaction locks the booking row before touching the code, the same order as
+``otp.services.issue_code``, so it cannot deadlock with a code being (re)issued.
 """
 
 from __future__ import annotations
@@ -110,6 +112,15 @@ def confirm_arrival(*, partner, booking_id: int, code: str, actor) -> Booking:
         raise StaffNotAssigned("Assign a staff member before confirming the arrival.")
     otp_id = check_code(booking_id=booking.pk, purpose=OtpPurpose.ARRIVAL, code=code)
     with transaction.atomic():
+        # Booking row first, then the code (the order issue_code locks them in), and the
+        # staff recorded is the one assigned when the booking moves (a reassignment may
+        # have landed since the read above).
+        staff_id = (
+            Booking.objects.select_for_update()
+            .filter(pk=booking.pk)
+            .values_list("assigned_staff_id", flat=True)
+            .get()
+        )
         consume_code(otp_id=otp_id)
         booking, _ = transition_booking(
             booking_id=booking.pk,
@@ -117,7 +128,7 @@ def confirm_arrival(*, partner, booking_id: int, code: str, actor) -> Booking:
             to_status=BookingStatus.IN_PROGRESS,
             actor=actor,
             reason="Arrival confirmed with the customer's code",
-            data={"staff_id": booking.assigned_staff_id},
+            data={"staff_id": staff_id},
         )
     return booking
 
@@ -157,6 +168,8 @@ def verify_completion(*, customer, booking_id: int, code: str) -> Booking:
     _require_status(booking, BookingStatus.AWAITING_COMPLETION, "verify the completion of")
     otp_id = check_code(booking_id=booking.pk, purpose=OtpPurpose.COMPLETION, code=code)
     with transaction.atomic():
+        # Booking row first, then the code: the order issue_code locks them in.
+        Booking.objects.select_for_update().filter(pk=booking.pk).values_list("pk").get()
         consume_code(otp_id=otp_id)
         booking, _ = transition_booking(
             booking_id=booking.pk,

@@ -5,6 +5,7 @@ from django.core import mail
 
 from accounts.factories import CustomerFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.testing import run_concurrently
 from conftest import authed_client
 from notifications.models import OutboxMessage
 from otp.factories import confirmed_booking, last_code, staff_of
@@ -272,3 +273,72 @@ def test_resend_otp_after_arrival_is_409_and_sends_nothing(day):
     response = day["customer_client"].post(url(booking.pk, "resend-otp", provider=False))
     assert response.status_code == 409
     assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_of_the_completion_code_complete_the_booking_once():
+    partner = PartnerFactory()
+    booking = confirmed_booking(partner=partner)  # transactional: codes go out on commit
+    staff = staff_of(partner)
+    partner_client = authed_client(partner.user)
+    partner_client.patch(url(booking.pk, "assign"), {"staff_id": staff.pk}, format="json")
+    arrival = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
+    partner_client.post(url(booking.pk, "confirm-arrival"), {"otp": arrival}, format="json")
+    assert partner_client.post(url(booking.pk, "mark-complete")).status_code == 200
+    code = last_code(mail.outbox, to=staff.email, booking_id=booking.pk)
+    customer = booking.customer
+
+    def verify(_: int) -> int:
+        return (
+            authed_client(customer)
+            .post(
+                url(booking.pk, "verify-completion", provider=False), {"otp": code}, format="json"
+            )
+            .status_code
+        )
+
+    statuses = run_concurrently(4, verify)
+
+    assert statuses.count(200) == 1
+    assert all(status in (400, 409) for status in statuses if status != 200)
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.COMPLETED
+    assert BookingEvent.objects.filter(booking=booking, to_status="COMPLETED").count() == 1
+    used = BookingOtp.objects.filter(booking=booking, purpose="completion", used_at__isnull=False)
+    assert used.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reassignment_racing_the_arrival_either_lands_before_it_or_is_a_409():
+    partner = PartnerFactory()
+    booking = confirmed_booking(partner=partner)
+    first, second = staff_of(partner), staff_of(partner)
+    Booking.objects.filter(pk=booking.pk).update(assigned_staff=first)
+    code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
+    user = partner.user
+
+    def act(index: int) -> int:
+        client = authed_client(user)
+        if index == 0:
+            return client.post(
+                url(booking.pk, "confirm-arrival"), {"otp": code}, format="json"
+            ).status_code
+        return client.patch(
+            url(booking.pk, "assign"), {"staff_id": second.pk}, format="json"
+        ).status_code
+
+    arrival, reassign = run_concurrently(2, act)
+
+    assert arrival == 200
+    fresh = Booking.objects.get(pk=booking.pk)
+    assert fresh.status == BookingStatus.IN_PROGRESS
+    events = list(BookingEvent.objects.filter(booking=booking).order_by("id"))
+    arrived = next(e for e in events if e.to_status == BookingStatus.IN_PROGRESS)
+    assert arrived.data["staff_id"] == fresh.assigned_staff_id  # who actually arrived
+    kinds = [(e.kind, e.to_status) for e in events]
+    if reassign == 200:  # landed first: on the timeline before the arrival
+        assert fresh.assigned_staff_id == second.pk
+        assert kinds.index(("staff_assigned", "")) < kinds.index(("transition", "IN_PROGRESS"))
+    else:
+        assert reassign == 409
+        assert fresh.assigned_staff_id == first.pk
+        assert ("staff_assigned", "") not in kinds
