@@ -154,7 +154,12 @@ def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) 
 
 def _find_payment(*, gateway: str, signal: PaymentSignal) -> Payment | None:
     """Our payment for a signal: by order/session id, else the gateway payment id, else
-    the booking id of the notes/metadata (always within the same gateway)."""
+    the booking id of the notes/metadata (always within the same gateway).
+
+    The booking id is a last resort for events that name no order (Stripe's
+    PaymentIntent events): an event naming an order we never made is not ours, even when
+    its notes carry one of our booking ids (ids repeat across databases sharing one
+    gateway account, and every webhook endpoint of the account gets every event)."""
     payments = Payment.objects.filter(gateway=gateway)
     if signal.order_id:
         found = payments.filter(order_id=signal.order_id).first()
@@ -164,7 +169,7 @@ def _find_payment(*, gateway: str, signal: PaymentSignal) -> Payment | None:
         found = payments.filter(payment_id=signal.payment_id).first()
         if found is not None:
             return found
-    if signal.booking_id is not None:
+    if signal.booking_id is not None and not signal.order_id:
         return payments.filter(booking_id=signal.booking_id).first()
     return None
 

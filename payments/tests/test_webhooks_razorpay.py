@@ -212,6 +212,23 @@ def test_capture_of_an_unknown_order_is_ignored(client, payment):
     assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
 
 
+def test_capture_of_another_order_is_ignored_even_with_our_booking_id_in_its_notes(client, payment):
+    """Booking ids repeat across databases sharing one gateway account (every webhook
+    endpoint of the account gets every event): an order we never made confirms nothing."""
+    payload = razorpay_payment_event(
+        "payment.captured",
+        order_id="order_OTHER",
+        amount=payment.amount_minor,
+        booking_id=payment.booking_id,
+    )
+    response = deliver(client, payload)
+
+    assert response.json()["outcome"] == WebhookEvent.Outcome.IGNORED
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
+    payment.refresh_from_db()
+    assert (payment.status, payment.payment_id) == (Payment.Status.CREATED, "")
+
+
 def test_late_capture_after_expiry_confirms_when_the_seats_are_free(client):
     booking = BookingFactory(slot=SlotFactory(capacity=1), status=BookingStatus.EXPIRED)
     payment = PaymentFactory(booking=booking, gateway="razorpay")
