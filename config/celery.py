@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
         "task": "bookings.tasks.expire_holds",
         "schedule": 60.0,
     },
+    "sweep-waitlists": {
+        "task": "bookings.waitlist.sweep",
+        "schedule": 60.0,
+    },
     "dispatch-outbox": {
         "task": "notifications.tasks.dispatch_outbox",
         "schedule": 30.0,

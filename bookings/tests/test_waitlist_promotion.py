@@ -21,7 +21,7 @@ from bookings.transitions import transition_booking
 from bookings.waitlist import join_waitlist, promote_waitlist, sweep_waitlists
 from notifications.models import OutboxMessage
 from payments.models import Payment
-from payments.services import record_capture
+from payments.services import record_capture, record_failure
 
 
 def _cancel(booking, capture):
@@ -193,6 +193,27 @@ def test_paying_the_offer_books_the_entry_and_offers_nothing_more(
     assert _status(first) == WaitlistStatus.BOOKED
     assert first.offered_booking.status == BookingStatus.CONFIRMED
     assert _status(second) == WaitlistStatus.WAITING
+
+
+@pytest.mark.django_db
+def test_a_failed_payment_of_an_offer_expires_the_entry_and_serves_the_next(
+    make_slot, variant, django_capture_on_commit_callbacks
+):
+    slot, (booking,) = _full(make_slot, variant, 1)
+    first = _wait(slot, variant)
+    second = _wait(slot, variant)
+    _cancel(booking, django_capture_on_commit_callbacks)
+    first.refresh_from_db()
+    payment = Payment.objects.get(booking=first.offered_booking)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record_failure(payment=payment, reason="Card declined.", label="sandbox")
+
+    assert _status(first) == WaitlistStatus.EXPIRED
+    assert first.offered_booking.status == BookingStatus.PAYMENT_FAILED
+    assert _status(second) == WaitlistStatus.OFFERED
+    slot.refresh_from_db()
+    assert slot.booked == 1
 
 
 @pytest.mark.django_db
