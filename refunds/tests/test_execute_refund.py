@@ -8,6 +8,7 @@ import responses
 from bookings.models import BookingEvent
 from payments.models import Payment
 from refunds import services
+from refunds.errors import RefundNotRetryable
 from refunds.models import Refund
 from refunds.tasks import REFUND_MAX_ATTEMPTS, execute_refund, retry_delay
 from refunds.tests.conftest import RAZORPAY_BASE, STRIPE_BASE
@@ -234,7 +235,7 @@ def test_support_retry_of_a_failed_refund_reuses_the_idempotency_key(
     assert {c.request.headers["Idempotency-Key"] for c in responses.calls} == {
         refund.idempotency_key
     }
-    with pytest.raises(services.RefundNotRetryable):
+    with pytest.raises(RefundNotRetryable):
         services.retry_refund(refund_id=refund.pk, actor=support_user)
 
 

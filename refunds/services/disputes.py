@@ -1,0 +1,161 @@
+"""Disputes: opened by customers or recorded from gateway chargebacks, closed by support
+with a refund (through :func:`refunds.services.creation.create_refund`, so the captured
+ceiling holds) or a rejection."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from bookings.transitions import record_event
+from payments.models import Payment
+from refunds.errors import (
+    DisputeAlreadyOpen,
+    DisputeNotAllowed,
+    DisputeNotFound,
+    DisputeNotOpen,
+    InvalidRefundAmount,
+    NothingCaptured,
+)
+from refunds.models import Dispute, Refund
+from refunds.services.creation import create_refund, lock_payment
+
+DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
+
+
+@transaction.atomic
+def record_gateway_dispute(*, payment: Payment, gateway_dispute_id: str, reason: str) -> Dispute:
+    """Record a dispute (chargeback) opened at the gateway. Idempotent per
+    ``gateway_dispute_id``: a repeated event returns the existing dispute unchanged.
+
+    When the booking already has an open customer dispute without a gateway id, the
+    gateway dispute is attached to it (one open dispute per booking). Serialised per
+    payment by a row lock on the payment.
+    """
+    locked = lock_payment(payment.pk)
+    existing = Dispute.objects.filter(gateway_dispute_id=gateway_dispute_id).first()
+    if existing is not None:
+        return existing
+    open_dispute = Dispute.objects.filter(
+        booking_id=locked.booking_id, status=Dispute.Status.OPEN
+    ).first()
+    if open_dispute is not None:
+        if not open_dispute.gateway_dispute_id:
+            Dispute.objects.filter(pk=open_dispute.pk, gateway_dispute_id="").update(
+                gateway_dispute_id=gateway_dispute_id
+            )
+        record_event(
+            booking_id=locked.booking_id,
+            kind="gateway_dispute",
+            actor_label=locked.gateway,
+            reason=reason[:255],
+            data={"dispute_id": open_dispute.pk, "gateway_dispute_id": gateway_dispute_id},
+        )
+        open_dispute.refresh_from_db()
+        return open_dispute
+    dispute = Dispute.objects.create(
+        booking_id=locked.booking_id,
+        source=Dispute.Source.GATEWAY,
+        gateway_dispute_id=gateway_dispute_id,
+        reason=reason or "Dispute opened at the gateway.",
+    )
+    record_event(
+        booking_id=locked.booking_id,
+        kind="dispute_opened",
+        actor_label=locked.gateway,
+        reason=dispute.reason[:255],
+        data={"dispute_id": dispute.pk, "gateway_dispute_id": gateway_dispute_id},
+    )
+    return dispute
+
+
+@transaction.atomic
+def open_dispute(*, booking_id: int, customer, reason: str) -> Dispute:
+    """A customer disputes their own COMPLETED or CANCELLED booking.
+
+    Raises :class:`DisputeNotFound` (404) for another customer's booking,
+    :class:`DisputeNotAllowed` (409) in other states and :class:`DisputeAlreadyOpen`
+    (409 ``dispute_already_open``) when an open dispute exists; the partial unique
+    constraint makes the last check race-free.
+    """
+    booking = Booking.objects.filter(pk=booking_id, customer=customer).first()
+    if booking is None:
+        raise DisputeNotFound("No such booking.")
+    if booking.status not in DISPUTABLE_STATUSES:
+        raise DisputeNotAllowed()
+    try:
+        with transaction.atomic():
+            dispute = Dispute.objects.create(
+                booking=booking, raised_by=customer, source=Dispute.Source.CUSTOMER, reason=reason
+            )
+    except IntegrityError:
+        raise DisputeAlreadyOpen() from None
+    record_event(
+        booking_id=booking.pk,
+        kind="dispute_opened",
+        actor=customer,
+        reason=reason[:255],
+        data={"dispute_id": dispute.pk},
+    )
+    return dispute
+
+
+@transaction.atomic
+def resolve_dispute_with_refund(*, dispute_id: int, amount_minor: int, note: str, actor) -> Dispute:
+    """Close an OPEN dispute by refunding ``amount_minor`` (source ``dispute``).
+
+    One transaction: conditional ``open -> resolved_refund`` (409 ``dispute_not_open``
+    when someone else closed it first), then :func:`create_refund`, whose captured-amount
+    check (409 ``refund_exceeds_captured``) rolls the resolution back too. Records the
+    staff member, time and note.
+    """
+    if amount_minor < 1:
+        raise InvalidRefundAmount("The refund amount must be at least 1.")
+    booking_id = Dispute.objects.filter(pk=dispute_id).values_list("booking_id", flat=True).first()
+    payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
+    dispute = _close_dispute(
+        dispute_id=dispute_id, status=Dispute.Status.RESOLVED_REFUND, note=note, actor=actor
+    )
+    if payment is None or payment.captured_amount_minor == 0:
+        raise NothingCaptured()
+    refund = create_refund(
+        booking=dispute.booking,
+        payment=payment,
+        amount_minor=amount_minor,
+        source=Refund.Source.DISPUTE,
+        reason=f"Dispute #{dispute.pk}: {note}"[:255],
+        actor=actor,
+    )
+    Dispute.objects.filter(pk=dispute.pk).update(refund=refund)
+    dispute.refresh_from_db()
+    return dispute
+
+
+@transaction.atomic
+def reject_dispute(*, dispute_id: int, note: str, actor) -> Dispute:
+    """Close an OPEN dispute without a refund (conditional ``open -> rejected``; 409
+    ``dispute_not_open`` otherwise), recording the staff member, time and note."""
+    return _close_dispute(
+        dispute_id=dispute_id, status=Dispute.Status.REJECTED, note=note, actor=actor
+    )
+
+
+def _close_dispute(*, dispute_id: int, status: str, note: str, actor) -> Dispute:
+    if not Dispute.objects.filter(pk=dispute_id).exists():
+        raise DisputeNotFound()
+    now = timezone.now()
+    updated = Dispute.objects.filter(pk=dispute_id, status=Dispute.Status.OPEN).update(
+        status=status, resolution_note=note, resolved_by=actor, resolved_at=now
+    )
+    if updated != 1:
+        raise DisputeNotOpen()
+    dispute = Dispute.objects.select_related("booking").get(pk=dispute_id)
+    record_event(
+        booking_id=dispute.booking_id,
+        kind="dispute_" + status,
+        actor=actor,
+        reason=note[:255],
+        data={"dispute_id": dispute.pk},
+    )
+    return dispute
