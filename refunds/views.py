@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,8 +25,40 @@ from refunds.serializers import (
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
 
 
-class CustomerCancelView(APIView):
+class _CancelView(APIView):
+    """Cancel a booking as ``by`` and answer with the booking (as that side sees it) and
+    its refund; the subclasses differ only in who they are."""
+
+    by = ""
+    response_serializer: type[serializers.Serializer]
+
+    def visible_bookings(self, request):
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        serializer = CancelRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        booking, refund = cancel_booking(
+            booking_id=pk,
+            actor=request.user,
+            by=self.by,
+            reason=serializer.validated_data["reason"],
+        )
+        booking = booking_selectors.booking_detail(
+            queryset=self.visible_bookings(request), booking_id=booking.pk
+        )
+        if refund is not None:
+            refund.refresh_from_db()
+        return Response(self.response_serializer(booking, context={"refund": refund}).data)
+
+
+class CustomerCancelView(_CancelView):
     permission_classes = [IsCustomer]
+    by = "customer"
+    response_serializer = CancelledBookingSerializer
+
+    def visible_bookings(self, request):
+        return booking_selectors.customer_bookings(customer=request.user)
 
     @extend_schema(
         summary="Cancel my booking (refund by the active policy)",
@@ -34,25 +66,16 @@ class CustomerCancelView(APIView):
         responses={200: CancelledBookingSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
     )
     def post(self, request, pk: int):
-        serializer = CancelRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        booking, refund = cancel_booking(
-            booking_id=pk,
-            actor=request.user,
-            by="customer",
-            reason=serializer.validated_data["reason"],
-        )
-        booking = booking_selectors.booking_detail(
-            queryset=booking_selectors.customer_bookings(customer=request.user),
-            booking_id=booking.pk,
-        )
-        if refund is not None:
-            refund.refresh_from_db()
-        return Response(CancelledBookingSerializer(booking, context={"refund": refund}).data)
+        return super().post(request, pk)
 
 
-class ProviderCancelView(APIView):
+class ProviderCancelView(_CancelView):
     permission_classes = [IsPartner]
+    by = "provider"
+    response_serializer = ProviderCancelledBookingSerializer
+
+    def visible_bookings(self, request):
+        return booking_selectors.partner_bookings(partner=request.user.partner)
 
     @extend_schema(
         summary="Cancel a booking of my partner (full refund by default policy)",
@@ -65,23 +88,7 @@ class ProviderCancelView(APIView):
         },
     )
     def post(self, request, pk: int):
-        serializer = CancelRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        booking, refund = cancel_booking(
-            booking_id=pk,
-            actor=request.user,
-            by="provider",
-            reason=serializer.validated_data["reason"],
-        )
-        booking = booking_selectors.booking_detail(
-            queryset=booking_selectors.partner_bookings(partner=request.user.partner),
-            booking_id=booking.pk,
-        )
-        if refund is not None:
-            refund.refresh_from_db()
-        return Response(
-            ProviderCancelledBookingSerializer(booking, context={"refund": refund}).data
-        )
+        return super().post(request, pk)
 
 
 class DisputeCreateView(APIView):
