@@ -11,6 +11,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event
 from payments.models import Payment
 from refunds.errors import (
+    BookingNotFound,
     DisputeAlreadyOpen,
     DisputeNotAllowed,
     DisputeNotFound,
@@ -74,14 +75,14 @@ def record_gateway_dispute(*, payment: Payment, gateway_dispute_id: str, reason:
 def open_dispute(*, booking_id: int, customer, reason: str) -> Dispute:
     """A customer disputes their own COMPLETED or CANCELLED booking.
 
-    Raises :class:`DisputeNotFound` (404) for another customer's booking,
+    Raises :class:`BookingNotFound` (404 ``not_found``) for another customer's booking,
     :class:`DisputeNotAllowed` (409) in other states and :class:`DisputeAlreadyOpen`
     (409 ``dispute_already_open``) when an open dispute exists; the partial unique
     constraint makes the last check race-free.
     """
     booking = Booking.objects.filter(pk=booking_id, customer=customer).first()
     if booking is None:
-        raise DisputeNotFound("No such booking.")
+        raise BookingNotFound()
     if booking.status not in DISPUTABLE_STATUSES:
         raise DisputeNotAllowed()
     try:

@@ -60,7 +60,9 @@ def test_dispute_on_an_active_booking_is_409(customer_client, captured_payment, 
 def test_dispute_on_someone_elses_booking_is_404_and_reason_is_required(captured_payment):
     booking = captured_payment(status=BookingStatus.COMPLETED).booking
     stranger = authed_client(CustomerFactory())
-    assert stranger.post(_disputes_url(booking), {"reason": "x"}, format="json").status_code == 404
+    response = stranger.post(_disputes_url(booking), {"reason": "x"}, format="json")
+    # The same answer as for any other booking id that is not yours (cancel, detail).
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
     owner = authed_client(booking.customer)
     response = owner.post(_disputes_url(booking), {}, format="json")
     assert response.status_code == 400
