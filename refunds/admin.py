@@ -7,11 +7,14 @@ whichever way support acts.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from bookings.models import BookingEvent
@@ -93,8 +96,14 @@ def booking_payments_html(booking_id: int) -> str:
     )
 
 
+# A refund the gateway accepted as pending is left to its refund webhook (it is never
+# sent again); one still waiting after this long probably lost its webhook.
+AWAITING_GATEWAY_TOO_LONG = timedelta(days=1)
+
+
 class NeedsAttentionFilter(admin.SimpleListFilter):
-    """FAILED refunds, and in-flight ones whose last attempt reported an error."""
+    """FAILED refunds, in-flight ones whose last attempt reported an error, and ones the
+    gateway accepted that are still waiting for its outcome after a day."""
 
     title = "needs attention"
     parameter_name = "attention"
@@ -104,9 +113,15 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(status=Refund.Status.FAILED) | queryset.filter(
-                status__in=services.IN_FLIGHT_STATUSES
-            ).exclude(last_error="")
+            in_flight = Q(status__in=services.IN_FLIGHT_STATUSES)
+            waited_too_long = (
+                in_flight
+                & ~Q(gateway_refund_id="")
+                & Q(updated_at__lt=timezone.now() - AWAITING_GATEWAY_TOO_LONG)
+            )
+            return queryset.filter(
+                Q(status=Refund.Status.FAILED) | (in_flight & ~Q(last_error="")) | waited_too_long
+            )
         return queryset
 
 

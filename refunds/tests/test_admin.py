@@ -223,3 +223,36 @@ def test_policy_admin_refuses_to_deactivate_the_only_active_policy(admin_client_
     assert b"One policy must stay active" in response.content
     policy.refresh_from_db()
     assert policy.active
+
+
+@pytest.mark.django_db
+def test_a_refund_awaiting_the_gateway_for_a_day_needs_attention(
+    admin_client_support, captured_payment
+):
+    """The sweep never sends an accepted refund again, so a lost refund webhook must
+    surface to support instead."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    payment = captured_payment()
+
+    def awaiting(gateway_refund_id, age):
+        refund = Refund.objects.create(
+            booking=payment.booking,
+            payment=payment,
+            amount_minor=500,
+            currency="INR",
+            source=Refund.Source.MANUAL,
+            status=Refund.Status.PROCESSING,
+            gateway_refund_id=gateway_refund_id,
+            attempts=1,
+        )
+        Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - age)
+        return f"/admin/refunds/refund/{refund.pk}/change/".encode()
+
+    stale = awaiting("re_stale", timedelta(days=1, minutes=1))
+    recent = awaiting("re_recent", timedelta(hours=2))
+    attention = admin_client_support.get(REFUNDS, {"attention": "yes"}).content
+    assert stale in attention
+    assert recent not in attention
