@@ -13,14 +13,12 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
-from bookings.models import BookingEvent
 from common.problems import DomainError
-from payments.models import Payment
 from refunds import services
+from refunds.admin_display import admin_link, booking_payments_html, booking_timeline_html
 from refunds.admin_forms import (
     ManualRefundForm,
     RefundPolicyForm,
@@ -29,72 +27,6 @@ from refunds.admin_forms import (
     action_form_context,
 )
 from refunds.models import Dispute, Refund, RefundPolicy
-
-
-def _admin_link(obj, label=None) -> str:
-    if obj is None:
-        return "-"
-    meta = obj._meta
-    try:
-        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return str(label or obj)
-    return format_html('<a href="{}">{}</a>', url, label or obj)
-
-
-def _money(amount: int | None, currency: str) -> str:
-    return "-" if amount is None else f"{amount} {currency} (minor units)"
-
-
-def booking_timeline_html(booking_id: int) -> str:
-    events = BookingEvent.objects.filter(booking_id=booking_id).select_related("actor")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                e.at.isoformat(timespec="seconds"),
-                e.kind,
-                e.from_status or "-",
-                e.to_status or "-",
-                e.actor or e.actor_label or "system",
-                e.reason,
-            )
-            for e in events
-        ),
-    )
-    return format_html(
-        "<table><tr><th>at</th><th>kind</th><th>status</th><th>actor</th><th>reason</th></tr>"
-        "{}</table>",
-        rows,
-    )
-
-
-def booking_payments_html(booking_id: int) -> str:
-    payment = Payment.objects.filter(booking_id=booking_id).first()
-    if payment is None:
-        return "No payment."
-    refunds = Refund.objects.filter(payment=payment)
-    refund_rows = format_html_join(
-        "",
-        "<li>{} {} {} ({}, {})</li>",
-        (
-            (_admin_link(r, f"#{r.pk}"), r.amount_minor, r.currency, r.source, r.status)
-            for r in refunds
-        ),
-    )
-    return format_html(
-        "<p>{} {}: {} status {}, captured {}, refundable now {}{}</p><ul>{}</ul>",
-        payment.gateway,
-        _admin_link(payment, payment.order_id),
-        payment.payment_id or "-",
-        payment.status,
-        _money(payment.captured_amount_minor, payment.currency),
-        _money(services.refundable_amount(payment=payment), payment.currency),
-        " — FLAGGED: " + payment.flag_reason if payment.flagged else "",
-        refund_rows,
-    )
-
 
 # A refund the gateway accepted as pending is left to its refund webhook (it is never
 # sent again); one still waiting after this long probably lost its webhook.
@@ -181,7 +113,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="booking")
     def booking_link(self, refund: Refund) -> str:
-        return _admin_link(refund.booking)
+        return admin_link(refund.booking)
 
     @admin.display(description="gateway", ordering="payment__gateway")
     def gateway(self, refund: Refund) -> str:
@@ -329,11 +261,11 @@ class DisputeAdmin(admin.ModelAdmin):
 
     @admin.display(description="booking")
     def booking_link(self, dispute: Dispute) -> str:
-        return _admin_link(dispute.booking)
+        return admin_link(dispute.booking)
 
     @admin.display(description="refund")
     def refund_link(self, dispute: Dispute) -> str:
-        return _admin_link(dispute.refund) if dispute.refund_id else "-"
+        return admin_link(dispute.refund) if dispute.refund_id else "-"
 
     @admin.display(description="reason")
     def reason_short(self, dispute: Dispute) -> str:
