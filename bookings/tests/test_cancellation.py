@@ -226,3 +226,52 @@ def test_slot_start_in_the_past_gives_zero_for_a_late_customer(paid_booking):
         _b, refund = _cancel(booking)
     assert (refund.percent, refund.amount_minor, refund.status) == (0, 0, "not_required")
     assert timezone.now() < booking.slot.start  # travel ended
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_racing_captures_of_a_pending_booking_refunds_once_without_deadlock(
+    customer, make_slot, variant
+):
+    """Cancel and capture both lock the payment, then the booking: whichever wins, the
+    booking ends CANCELLED with its seat free and exactly one full refund (by the policy
+    after a capture, or as a late capture after the cancel)."""
+    from common.testing import run_concurrently
+    from payments.factories import PaymentFactory
+    from payments.services import record_capture
+
+    slot = make_slot(hours=48)
+    booking = BookingFactory(
+        customer=customer,
+        slot=slot,
+        variant=variant,
+        assigned_staff=StaffFactory(partner=slot.partner),
+    )
+    payment = PaymentFactory(booking=booking)
+
+    def act(index: int):
+        if index == 0:
+            return _cancel(booking)
+        return record_capture(
+            payment=payment,
+            gateway_payment_id=f"sbx_pay_race{index}",
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            label="sandbox",
+        )
+
+    run_concurrently(4, act)
+
+    booking.refresh_from_db()
+    slot.refresh_from_db()
+    payment.refresh_from_db()
+    assert (booking.status, booking.holds_seats, slot.booked) == (
+        BookingStatus.CANCELLED,
+        False,
+        0,
+    )
+    assert payment.captured_amount_minor == booking.amount_minor
+    refunds = list(Refund.objects.filter(booking=booking))
+    assert len(refunds) == 1
+    assert refunds[0].amount_minor == booking.amount_minor
+    assert refunds[0].status == Refund.Status.SUCCEEDED  # sandbox, executed after commit
+    assert payment.status == Payment.Status.REFUNDED
