@@ -43,6 +43,13 @@ class SkipMessage(Exception):
     """The message no longer makes sense (e.g. a code for a booking that moved on)."""
 
 
+class PermanentFailure(Exception):
+    """Retrying cannot help (e.g. a partner webhook answered 4xx): FAILED at once.
+
+    Its text goes to ``last_error``, so it must not quote the message or a secret.
+    """
+
+
 def max_attempts() -> int:
     return getattr(settings, "OUTBOX_MAX_ATTEMPTS", 5)
 
@@ -82,6 +89,13 @@ def deliver(message_id: int) -> bool:
     except SkipMessage as exc:
         mine.update(status=OutboxMessage.Status.SKIPPED, last_error=str(exc)[:500])
         return False
+    except PermanentFailure as exc:
+        error = f"{exc} (attempt {message.attempts}, not retried)"[:500]
+        mine.update(status=OutboxMessage.Status.FAILED, last_error=error)
+        logger.warning(
+            "outbox message %s (%s/%s) failed: %s", message.pk, message.channel, message.kind, error
+        )
+        return False
     except Exception as exc:  # noqa: BLE001 - any backend failure is retried
         _record_failure(message, mine, exc)
         return False
@@ -113,6 +127,10 @@ def _send(message: OutboxMessage) -> str:
         _send_email(to=message.recipient, subject=message.subject, body=message.body)
     elif message.channel == OutboxMessage.Channel.SMS:
         send_sms(to=message.recipient, body=message.body)
+    elif message.channel == OutboxMessage.Channel.WEBHOOK:
+        from notifications.webhooks import send_partner_webhook
+
+        send_partner_webhook(message)
     else:
         raise SkipMessage(f"channel {message.channel} is not delivered by the outbox")
     return ""

@@ -14,6 +14,7 @@ from bookings.models import BookingStatus
 from bookings.signals import booking_status_changed
 from notifications.messages import Kind
 from notifications.services import notify
+from notifications.webhooks import queue_partner_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ def on_booking_status_changed(*, booking, from_status, to_status, reason="", **k
         )
     elif to_status == BookingStatus.CANCELLED:
         notify(kind=Kind.BOOKING_CANCELLED, booking=booking, context={"reason": reason})
+
+
+@receiver(booking_status_changed, dispatch_uid="notifications.partner_webhook")
+def queue_partner_webhook_on_status_change(*, booking, from_status, to_status, **kwargs) -> None:
+    queue_partner_webhook(booking=booking, from_status=from_status, to_status=to_status)
 
 
 def completion_code_recipient(booking):

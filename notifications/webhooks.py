@@ -1,0 +1,261 @@
+"""Outbound partner webhooks: booking events, signed, delivered through the outbox.
+
+Writing: :func:`queue_partner_webhook` runs inside the transaction of a booking's
+status change (``notifications.receivers``) and inserts one ``webhook`` outbox row
+when the booking's partner has a webhook URL. The row holds the exact JSON body to
+send and the event id, so every attempt sends the same bytes and the same
+``Slotwise-Event-Id`` (partners deduplicate on it).
+
+Sending: :func:`send_partner_webhook` is called by the dispatcher
+(``notifications.delivery``) outside any transaction. The body is signed at send time
+with the partner's *current* secret, Stripe-style::
+
+    Slotwise-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+
+2xx is delivered; a network error, a 5xx or a 429 is retried with the outbox backoff;
+any other answer (4xx, 3xx) is final (FAILED at once, visible in the admin outbox).
+The secret is never stored in the row, logged or put in ``last_error``.
+
+Configuring: :func:`configure_partner_webhook` (provider API ``/provider/webhook``)
+sets the URL and generates or rotates the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.models import BookingStatus
+from common.problems import InvalidRequest
+from notifications.delivery import PermanentFailure, SkipMessage
+from notifications.models import OutboxMessage
+from partners.models import Partner
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Slotwise-Signature"
+EVENT_ID_HEADER = "Slotwise-Event-Id"
+EVENT_TYPE_HEADER = "Slotwise-Event-Type"
+USER_AGENT = "Slotwise-Webhooks/1.0"
+
+# The booking statuses a partner hears about, and the event type of each.
+EVENT_TYPES: dict[str, str] = {
+    BookingStatus.CONFIRMED: "booking.confirmed",
+    BookingStatus.CANCELLED: "booking.cancelled",
+    BookingStatus.IN_PROGRESS: "booking.in_progress",
+    BookingStatus.AWAITING_COMPLETION: "booking.awaiting_completion",
+    BookingStatus.COMPLETED: "booking.completed",
+}
+
+
+class InvalidWebhookUrl(InvalidRequest):
+    code = "invalid_webhook_url"
+    title = "Invalid webhook URL"
+
+
+class PartnerEndpointUnavailable(Exception):
+    """The partner's endpoint answered 5xx or 429: worth retrying later."""
+
+
+def timeout_seconds() -> float:
+    return float(getattr(settings, "PARTNER_WEBHOOK_TIMEOUT_SECONDS", 10))
+
+
+def insecure_urls_allowed() -> bool:
+    """http:// and local/private hosts are accepted only in development (or when asked)."""
+    return bool(getattr(settings, "PARTNER_WEBHOOK_ALLOW_INSECURE_URLS", settings.DEBUG))
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot receive webhooks, or None when it can.
+
+    Outside development the URL must be https, carry no credentials and not name a
+    loopback, private, link-local or reserved IP address (or ``localhost``), so the
+    API cannot be used to make our workers call internal services.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "is not a valid URL."
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an http(s) URL with a host."
+    if parts.username or parts.password:
+        return "must not contain credentials."
+    if insecure_urls_allowed():
+        return None
+    if parts.scheme != "https":
+        return "must use https."
+    if host == "localhost" or host.endswith(".localhost"):
+        return "must not point to this machine."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not address.is_global:
+        return "must not point to a private, loopback or reserved address."
+    return None
+
+
+def generate_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(*, secret: str, body: bytes, timestamp: int) -> str:
+    """The ``Slotwise-Signature`` header value of ``body`` sent at ``timestamp``."""
+    signed = str(timestamp).encode() + b"." + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@transaction.atomic
+def configure_partner_webhook(
+    *, partner_id: int, url: str, rotate_secret: bool = False
+) -> tuple[Partner, str | None]:
+    """Set the partner's webhook URL ("" turns webhooks off); returns (partner, new secret).
+
+    A secret is generated when the partner gets a URL and has none yet, or when
+    ``rotate_secret`` is true; the new secret is returned once (None when unchanged)
+    and takes effect for every delivery from now on, including queued retries.
+    The partner row is locked, so two concurrent calls cannot both hand out a secret
+    of which only one is stored. Raises :class:`InvalidWebhookUrl` for an unusable URL
+    (nothing is changed).
+    """
+    problem = webhook_url_problem(url) if url else None
+    if problem:
+        raise InvalidWebhookUrl(f"The webhook URL {problem}", errors={"url": [problem]})
+    partner = Partner.objects.select_for_update().get(pk=partner_id)
+    new_secret = None
+    if rotate_secret or (url and not partner.webhook_secret):
+        new_secret = generate_secret()
+        partner.webhook_secret = new_secret
+    partner.webhook_url = url
+    partner.save(update_fields=["webhook_url", "webhook_secret"])
+    return partner, new_secret
+
+
+def booking_event(*, event_id: str, event_type: str, booking, previous_status: str) -> dict:
+    """The JSON event sent to the partner (no codes, no contact details, no secrets)."""
+    slot = booking.slot
+    return {
+        "id": event_id,
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": {
+            "booking_id": booking.pk,
+            "status": booking.status,
+            "previous_status": previous_status,
+            "partner_id": booking.partner_id,
+            "slot_id": slot.pk,
+            "start": slot.start.isoformat(),
+            "end": slot.end.isoformat(),
+            "service": booking.variant.service.name,
+            "variant": booking.variant.name,
+            "quantity": booking.quantity,
+            "amount": booking.amount_minor,
+            "currency": booking.currency,
+            "customer_name": booking.customer.name,
+        },
+    }
+
+
+def queue_partner_webhook(*, booking, from_status: str, to_status: str) -> OutboxMessage | None:
+    """Queue the partner's webhook for a booking status change; the row written or None.
+
+    Call inside the transaction of the change: the row commits or rolls back with it
+    and delivery is enqueued after commit. Nothing is written when the partner has no
+    webhook URL, for statuses partners do not hear about, or for the cancellation of
+    a booking that was never confirmed (the partner never heard of it).
+    """
+    event_type = EVENT_TYPES.get(to_status)
+    if event_type is None:
+        return None
+    if to_status == BookingStatus.CANCELLED and from_status == BookingStatus.PENDING_PAYMENT:
+        return None
+    url = (
+        Partner.objects.filter(pk=booking.partner_id).values_list("webhook_url", flat=True).first()
+    )
+    if not url:
+        return None
+    event_id = f"evt_{uuid.uuid4().hex}"
+    event = booking_event(
+        event_id=event_id, event_type=event_type, booking=booking, previous_status=from_status
+    )
+    row = OutboxMessage.objects.create(
+        channel=OutboxMessage.Channel.WEBHOOK,
+        kind=event_type,
+        recipient=url[:500],
+        subject=f"{event_type} booking #{booking.pk}",
+        body=json.dumps(event, separators=(",", ":")),
+        payload={"event_id": event_id, "partner_id": booking.partner_id},
+        booking=booking,
+        available_at=timezone.now(),
+    )
+    from notifications.tasks import deliver_message
+
+    # robust: a broker outage must not fail the committed change; the sweep delivers it.
+    transaction.on_commit(lambda: deliver_message.delay(row.pk), robust=True)
+    return row
+
+
+def send_partner_webhook(message: OutboxMessage) -> None:
+    """POST one webhook row to the partner's current URL, signed with its current secret.
+
+    Returns on 2xx. Raises :class:`SkipMessage` when the partner no longer wants
+    webhooks, :class:`PermanentFailure` when retrying cannot help (4xx, 3xx, no secret,
+    unusable URL), and :class:`PartnerEndpointUnavailable` or a ``requests`` error when
+    a later attempt may succeed. Never call it inside a transaction.
+    """
+    partner = (
+        Partner.objects.filter(pk=message.payload.get("partner_id"))
+        .only("webhook_url", "webhook_secret")
+        .first()
+    )
+    if partner is None or not partner.webhook_url:
+        raise SkipMessage("the partner has no webhook URL any more")
+    if not partner.webhook_secret:
+        raise PermanentFailure("the partner has no webhook signing secret")
+    problem = webhook_url_problem(partner.webhook_url)
+    if problem:
+        raise PermanentFailure(f"the webhook URL {problem}")
+
+    body = message.body.encode()
+    event_id = message.payload.get("event_id", "")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_ID_HEADER: event_id,
+        EVENT_TYPE_HEADER: message.kind,
+        SIGNATURE_HEADER: sign(
+            secret=partner.webhook_secret, body=body, timestamp=int(time.time())
+        ),
+    }
+    # stream=True: we never read the partner's answer, so a huge one costs nothing.
+    with requests.post(
+        partner.webhook_url,
+        data=body,
+        headers=headers,
+        timeout=timeout_seconds(),
+        allow_redirects=False,
+        stream=True,
+    ) as response:
+        code = response.status_code
+    if 200 <= code < 300:
+        return
+    logger.warning("partner webhook %s (%s): HTTP %s", message.pk, event_id, code)
+    if code >= 500 or code == 429:
+        raise PartnerEndpointUnavailable(f"HTTP {code}")
+    raise PermanentFailure(f"HTTP {code} from the partner's endpoint")
