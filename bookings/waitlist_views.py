@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -12,9 +12,9 @@ from rest_framework.views import APIView
 from accounts.permissions import IsCustomer
 from bookings import waitlist
 from bookings.models import WaitlistEntry
+from bookings.views import IDEMPOTENCY_KEY, PROBLEM
 from bookings.waitlist_selectors import customer_waitlist
-
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+from common.idempotency import idempotent
 
 
 class WaitlistJoinSerializer(serializers.Serializer):
@@ -74,6 +74,7 @@ class SlotWaitlistView(APIView):
             "BOOKING_HOLD_MINUTES, a payment and a message with the checkout link; an "
             "unpaid offer expires and passes to the next in line."
         ),
+        parameters=[IDEMPOTENCY_KEY],
         request=WaitlistJoinSerializer,
         responses={
             201: WaitlistEntrySerializer,
@@ -81,8 +82,10 @@ class SlotWaitlistView(APIView):
             403: PROBLEM,
             404: PROBLEM,
             409: PROBLEM,
+            422: PROBLEM,
         },
     )
+    @idempotent
     def post(self, request, slot_id: int):
         serializer = WaitlistJoinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

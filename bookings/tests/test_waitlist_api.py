@@ -100,6 +100,29 @@ def test_joining_twice_is_409_already_waitlisted_and_keeps_one_entry(
 
 
 @pytest.mark.django_db
+def test_a_retry_with_the_same_idempotency_key_replays_the_entry(
+    customer_client, full_slot, variant
+):
+    first = customer_client.post(
+        JOIN.format(full_slot.pk),
+        {"variant_id": variant.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="join-1",
+    )
+    retry = customer_client.post(
+        JOIN.format(full_slot.pk),
+        {"variant_id": variant.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="join-1",
+    )
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert WaitlistEntry.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_after_leaving_the_customer_can_join_again_at_the_back(
     customer_client, customer, full_slot, variant
 ):
