@@ -11,6 +11,7 @@ from accounts.permissions import IsCustomer, IsPartner
 from bookings import selectors, service_day
 from bookings.models import Booking
 from bookings.serializers import BookingDetailSerializer, ProviderBookingDetailSerializer
+from common.idempotency import idempotent
 
 
 class AssignStaffSerializer(serializers.Serializer):
@@ -81,6 +82,7 @@ class ConfirmArrivalView(APIView):
         request=OtpSerializer,
         responses={200: ProviderBookingDetailSerializer, **_PROBLEMS},
     )
+    @idempotent
     def post(self, request, booking_id: int) -> Response:
         data = OtpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -106,6 +108,7 @@ class MarkCompleteView(APIView):
             **_PROBLEMS,
         },
     )
+    @idempotent
     def post(self, request, booking_id: int) -> Response:
         booking = service_day.mark_complete(
             partner=request.user.partner, booking_id=booking_id, actor=request.user
@@ -122,6 +125,7 @@ class VerifyCompletionView(APIView):
         request=OtpSerializer,
         responses={200: BookingDetailSerializer, **_PROBLEMS},
     )
+    @idempotent
     def post(self, request, booking_id: int) -> Response:
         data = OtpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,6 +148,7 @@ class ResendOtpView(APIView):
             **_PROBLEMS,
         },
     )
+    @idempotent
     def post(self, request, booking_id: int) -> Response:
         booking = service_day.resend_arrival_code(customer=request.user, booking_id=booking_id)
         body = {"detail": "A new arrival code is on its way.", "booking": _customer_view(booking)}

@@ -45,6 +45,7 @@ class AssignPartnerView(APIView):
         request=AssignRequestSerializer,
         responses={200: AssignmentSerializer, 400: PROBLEM, 403: PROBLEM, 404: PROBLEM},
     )
+    @idempotent
     def post(self, request):
         serializer = AssignRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

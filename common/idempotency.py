@@ -191,4 +191,5 @@ def idempotent(handler):
             raise
         return response
 
+    wrapper.honours_idempotency_key = True  # checked by the API-wide coverage test
     return wrapper

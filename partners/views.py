@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPartner
+from common.idempotency import idempotent
 from partners import selectors, services
 from partners.serializers import (
     CitySerializer,
@@ -149,6 +150,7 @@ class ProviderSlotsView(generics.GenericAPIView):
         request=SlotBulkCreateSerializer,
         responses={201: SlotListSerializer},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = SlotBulkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -182,6 +184,7 @@ class ProviderSlotBlockView(APIView):
         request=None,
         responses=SlotSerializer,
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         slot = services.block_slot(partner_id=request.user.partner.pk, slot_id=pk)
         return Response(SlotSerializer(slot).data)
@@ -196,6 +199,7 @@ class ProviderSlotUnblockView(APIView):
         request=None,
         responses=SlotSerializer,
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         slot = services.unblock_slot(partner_id=request.user.partner.pk, slot_id=pk)
         return Response(SlotSerializer(slot).data)
@@ -222,6 +226,7 @@ class ProviderStaffView(generics.GenericAPIView):
         request=StaffSerializer,
         responses={201: StaffSerializer},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = StaffSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
