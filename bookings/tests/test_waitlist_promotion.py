@@ -20,6 +20,8 @@ from bookings.services import expire_due_holds
 from bookings.transitions import transition_booking
 from bookings.waitlist import join_waitlist, promote_waitlist, sweep_waitlists
 from notifications.models import OutboxMessage
+from partners.factories import ServiceVariantFactory
+from partners.models import ServiceVariant
 from payments.models import Payment
 from payments.services import record_capture, record_failure
 
@@ -280,6 +282,26 @@ def test_promoting_twice_offers_each_entry_once(make_slot, variant):
     assert [_status(e) for e in entries] == ["offered", "offered", "waiting"]
     slot.refresh_from_db()
     assert slot.booked == 2
+
+
+@pytest.mark.django_db
+def test_an_entry_whose_variant_was_withdrawn_expires_and_the_next_is_served(
+    make_slot, variant, django_capture_on_commit_callbacks
+):
+    slot, (booking,) = _full(make_slot, variant, 1)
+    withdrawn = ServiceVariantFactory(
+        service=variant.service, name="Deep", tier=ServiceVariant.Tier.PREMIUM, price_minor=99900
+    )
+    stale = _wait(slot, withdrawn)
+    served = _wait(slot, variant)
+    type(withdrawn).objects.filter(pk=withdrawn.pk).update(active=False)
+
+    _cancel(booking, django_capture_on_commit_callbacks)
+
+    assert _status(stale) == WaitlistStatus.EXPIRED
+    assert stale.offered_booking_id is None
+    assert _status(served) == WaitlistStatus.OFFERED
+    assert Booking.objects.filter(variant=withdrawn).count() == 0
 
 
 @pytest.mark.django_db
