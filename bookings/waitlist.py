@@ -256,7 +256,10 @@ def promote_and_offer(*, slot_id: int) -> list[int]:
     """Promote the slot's waitlist, then start each offer outside the transaction."""
     booking_ids = promote_waitlist(slot_id=slot_id)
     for booking_id in booking_ids:
-        start_offer(booking_id=booking_id)
+        try:
+            start_offer(booking_id=booking_id)
+        except Exception:  # one broken offer must not keep the others from starting
+            logger.exception("waitlist offer %s could not be started", booking_id)
     return booking_ids
 
 
