@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from bookings import selectors as booking_selectors
 from bookings.serializers import BookingDetailSerializer
+from common.idempotency import idempotent
 from common.problems import NotFound, problem_response
 from payments import services
 from payments.gateways import InvalidSignature
@@ -36,8 +37,19 @@ class PaymentVerifyView(APIView):
     @extend_schema(
         summary="Verify a Razorpay checkout payment",
         request=PaymentVerifySerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Retry-safe key (scoped to the user): the same key and body "
+                "replays the first response; another body -> 422.",
+            )
+        ],
         responses={200: BookingDetailSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
     )
+    @idempotent
     def post(self, request, booking_id: int):
         bookings = booking_selectors.customer_bookings(customer=request.user)
         booking = bookings.filter(pk=booking_id).first()

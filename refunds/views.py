@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsCustomer, IsPartner, IsSupport
 from bookings import selectors as booking_selectors
 from bookings.cancellation import cancel_booking
+from common.idempotency import idempotent
 from refunds import selectors, services
 from refunds.serializers import (
     CancelledBookingSerializer,
@@ -23,6 +24,14 @@ from refunds.serializers import (
 )
 
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retry-safe key (scoped to the user): the same key and body replays the "
+    "first response (a retried refund or cancel never runs twice); another body -> 422.",
+)
 
 
 class _CancelView(APIView):
@@ -64,7 +73,9 @@ class CustomerCancelView(_CancelView):
         summary="Cancel my booking (refund by the active policy)",
         request=CancelRequestSerializer,
         responses={200: CancelledBookingSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -86,7 +97,9 @@ class ProviderCancelView(_CancelView):
             404: PROBLEM,
             409: PROBLEM,
         },
+        parameters=[IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -98,7 +111,9 @@ class DisputeCreateView(APIView):
         summary="Dispute my completed or cancelled booking",
         request=DisputeCreateSerializer,
         responses={201: DisputeSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request, pk: int):
         serializer = DisputeCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -115,7 +130,9 @@ class SupportManualRefundView(APIView):
         summary="Refund a booking manually (support staff; partial amounts allowed)",
         request=ManualRefundSerializer,
         responses={201: RefundSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request, pk: int):
         serializer = ManualRefundSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -136,7 +153,9 @@ class SupportRetryRefundView(APIView):
         summary="Retry a failed refund (support staff)",
         request=None,
         responses={200: RefundSerializer, 404: PROBLEM, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
+    @idempotent
     def post(self, request, pk: int):
         refund = services.retry_refund(refund_id=pk, actor=request.user)
         refund.refresh_from_db()

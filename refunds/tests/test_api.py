@@ -158,3 +158,36 @@ def test_support_retry_endpoint_requeues_a_failed_refund(
 def test_dispute_factory_booking_is_completed():
     dispute = DisputeFactory()
     assert Booking.objects.get(pk=dispute.booking_id).status == BookingStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_a_retried_manual_refund_with_the_same_idempotency_key_refunds_once(
+    support_client, captured_payment
+):
+    """A support client retrying a timed-out POST must not pay the customer twice."""
+    booking = captured_payment(amount=10000).booking
+    url = f"/api/v1/support/bookings/{booking.pk}/refunds"
+    body = {"amount": 3000, "reason": "goodwill"}
+    first = support_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="rf-1")
+    again = support_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="rf-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Refund.objects.filter(booking=booking).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_retried_cancel_with_the_same_key_replays_the_first_answer(captured_payment):
+    booking = captured_payment(amount=10000).booking
+    client = authed_client(booking.customer)
+    url = f"/api/v1/bookings/{booking.pk}/cancel"
+    first = client.post(url, {"reason": "ill"}, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    again = client.post(url, {"reason": "ill"}, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    other = client.post(url, {"reason": "ill"}, format="json", HTTP_IDEMPOTENCY_KEY="c-2")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert (other.status_code, other.json()["code"]) == (409, "already_cancelled")
+    assert Refund.objects.filter(booking=booking).count() == 1
