@@ -250,6 +250,11 @@ SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "sandbox-" + SECRET_K
 # gateway (embedded mode, demos) or switched on explicitly.
 PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", PAYMENT_DEFAULT_GATEWAY == "sandbox")
 
+# --- Partner webhooks -----------------------------------------------------------------------
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env_int("PARTNER_WEBHOOK_TIMEOUT_SECONDS", 10)
+# http:// and local addresses are refused unless this is on (development only).
+PARTNER_WEBHOOK_ALLOW_INSECURE_URLS = env_bool("PARTNER_WEBHOOK_ALLOW_INSECURE_URLS", DEBUG)
+
 # --- Refunds --------------------------------------------------------------------------------
 # Gateway attempts per refund run (retryable errors back off exponentially with jitter from
 # REFUND_RETRY_BASE_SECONDS); the beat sweep re-runs refunds idle for REFUND_STALL_MINUTES.

@@ -70,12 +70,12 @@ class PartnerEndpointUnavailable(Exception):
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "PARTNER_WEBHOOK_TIMEOUT_SECONDS", 10))
+    return float(settings.PARTNER_WEBHOOK_TIMEOUT_SECONDS)
 
 
 def insecure_urls_allowed() -> bool:
     """http:// and local/private hosts are accepted only in development (or when asked)."""
-    return bool(getattr(settings, "PARTNER_WEBHOOK_ALLOW_INSECURE_URLS", settings.DEBUG))
+    return settings.PARTNER_WEBHOOK_ALLOW_INSECURE_URLS
 
 
 def webhook_url_problem(url: str) -> str | None:
