@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.testing import run_concurrently
 from partners.models import Slot
 from payments.factories import PaymentFactory
 from payments.models import Payment, WebhookEvent
@@ -17,27 +15,6 @@ from payments.services import start_payment
 from payments.tests.conftest import post_webhook, razorpay_delivery, razorpay_payment_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as exc:  # surfaced by the assertions below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_the_same_event_twenty_times_at_once_has_one_effect():
@@ -49,7 +26,7 @@ def test_the_same_event_twenty_times_at_once_has_one_effect():
         event_id="evt_C20",
     )
 
-    results = run_together(20, lambda i: post_webhook(Client(), "razorpay", body, headers))
+    results = run_concurrently(20, lambda i: post_webhook(Client(), "razorpay", body, headers))
 
     assert [r.status_code for r in results] == [200] * 20
     assert sorted(r.json()["duplicate"] for r in results) == [False] + [True] * 19
@@ -73,7 +50,7 @@ def test_different_captures_and_failures_at_once_end_confirmed_once():
         for i in range(8)
     ]
 
-    results = run_together(8, lambda i: post_webhook(Client(), "razorpay", *deliveries[i]))
+    results = run_concurrently(8, lambda i: post_webhook(Client(), "razorpay", *deliveries[i]))
 
     assert [r.status_code for r in results] == [200] * 8
     assert WebhookEvent.objects.count() == 8
@@ -88,7 +65,7 @@ def test_concurrent_payment_starts_for_one_booking_store_one_payment(settings):
     settings.PAYMENT_SANDBOX_ENABLED = True
     booking = BookingFactory()
 
-    results = run_together(4, lambda i: start_payment(booking=booking, gateway="sandbox").pk)
+    results = run_concurrently(4, lambda i: start_payment(booking=booking, gateway="sandbox").pk)
 
     assert Payment.objects.filter(booking=booking).count() == 1
     assert set(results) == {Payment.objects.get(booking=booking).pk}
