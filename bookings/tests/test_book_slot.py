@@ -1,11 +1,9 @@
 """book_slot: validation, holds, and the no-oversell guarantee under real concurrency."""
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bookings.errors import (
@@ -18,6 +16,7 @@ from bookings.errors import (
 )
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import book_slot
+from common.testing import run_concurrently
 from partners.factories import ServiceFactory, ServiceVariantFactory
 from partners.models import Slot
 
@@ -112,35 +111,21 @@ def test_invalid_booking_raises_its_error_and_writes_nothing(
     assert not BookingEvent.objects.exists()
 
 
-def _run_concurrently(count: int, work) -> list:
-    """Run ``work(i)`` in ``count`` threads released together; returns results/exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as exc:  # collected and asserted on by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+def _book_or_refusal(customer, slot, variant, quantity: int = 1) -> Booking | SlotUnavailable:
+    """Book, or return the SlotUnavailable refusal so the test can count winners and losers."""
+    try:
+        return book_slot(
+            customer=customer, slot_id=slot.pk, variant_id=variant.pk, quantity=quantity
+        )
+    except SlotUnavailable as refusal:
+        return refusal
 
 
 @pytest.mark.django_db(transaction=True)
 def test_fifty_threads_on_a_single_seat_yield_exactly_one_booking(customer, make_slot, variant):
     slot = make_slot(capacity=1)
 
-    results = _run_concurrently(
-        50, lambda i: book_slot(customer=customer, slot_id=slot.pk, variant_id=variant.pk)
-    )
+    results = run_concurrently(50, lambda i: _book_or_refusal(customer, slot, variant))
 
     winners = [r for r in results if isinstance(r, Booking)]
     losers = [r for r in results if isinstance(r, SlotUnavailable)]
@@ -156,11 +141,8 @@ def test_random_quantities_never_exceed_capacity_and_add_up(customer, make_slot,
     slot = make_slot(capacity=5)
     quantities = [random.Random(i).randint(1, 3) for i in range(30)]
 
-    results = _run_concurrently(
-        30,
-        lambda i: book_slot(
-            customer=customer, slot_id=slot.pk, variant_id=variant.pk, quantity=quantities[i]
-        ),
+    results = run_concurrently(
+        30, lambda i: _book_or_refusal(customer, slot, variant, quantities[i])
     )
 
     assert all(isinstance(r, Booking | SlotUnavailable) for r in results), results
