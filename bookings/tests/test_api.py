@@ -1,11 +1,9 @@
 """HTTP surface of the booking core: create, idempotency, lists, assignment."""
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -13,6 +11,7 @@ from accounts.factories import PartnerUserFactory
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from common.models import IdempotencyKey
+from common.testing import run_concurrently
 from conftest import authed_client
 from partners.factories import PartnerFactory, ServiceVariantFactory, SlotFactory
 from payments.models import Payment
@@ -192,26 +191,14 @@ def test_same_key_with_another_body_is_a_422_and_books_nothing_more(
 def test_twenty_concurrent_requests_with_one_key_make_one_booking(customer, make_slot, variant):
     slot = make_slot(capacity=20)
     count = 20
-    barrier = threading.Barrier(count)
-    responses: list = [None] * count
+    clients = [authed_client(customer) for _ in range(count)]
 
-    def run(index: int) -> None:
-        try:
-            client = authed_client(customer)
-            barrier.wait()
-            responses[index] = client.post(
-                URL, _body(slot, variant), format="json", HTTP_IDEMPOTENCY_KEY="same-key"
-            )
-        except Exception as exc:
-            responses[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = run_concurrently(
+        count,
+        lambda i: clients[i].post(
+            URL, _body(slot, variant), format="json", HTTP_IDEMPOTENCY_KEY="same-key"
+        ),
+    )
 
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {201, 409}, statuses
