@@ -1,13 +1,11 @@
 """HTTP surface of cancellation: both sides, the refund in the response, races."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.factories import CustomerFactory
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.testing import run_concurrently
 from conftest import authed_client
 from partners.factories import PartnerFactory, StaffFactory
 from payments.models import Payment
@@ -129,39 +127,21 @@ def test_reason_too_long_is_400_and_nothing_changes(customer_client, paid_bookin
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_cancels_one_wins_one_refund_nineteen_409(customer, make_slot, variant):
-    slot = make_slot(hours=48)
-    booking = BookingFactory(
-        customer=customer,
-        slot=slot,
-        variant=variant,
-        status=BookingStatus.CONFIRMED,
-        assigned_staff=StaffFactory(partner=slot.partner),
-    )
-    CapturedPaymentFactory(booking=booking)
+def test_twenty_concurrent_cancels_one_wins_one_refund_nineteen_409(customer, paid_booking):
+    booking = paid_booking
+    slot = booking.slot
     clients = [
         (authed_client(booking.partner.user), True) if i % 2 else (authed_client(customer), False)
         for i in range(20)
     ]
-    barrier = threading.Barrier(len(clients))
-    results: list[tuple[int, str | None]] = []
-    lock = threading.Lock()
 
-    def cancel(client, provider):
-        try:
-            barrier.wait()
-            response = client.post(_url(booking, provider=provider), {}, format="json")
-            code = response.json().get("code") if response.status_code != 200 else None
-            with lock:
-                results.append((response.status_code, code))
-        finally:
-            connection.close()
+    def cancel(index: int) -> tuple[int, str | None]:
+        client, provider = clients[index]
+        response = client.post(_url(booking, provider=provider), {}, format="json")
+        code = response.json().get("code") if response.status_code != 200 else None
+        return response.status_code, code
 
-    threads = [threading.Thread(target=cancel, args=c) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_concurrently(len(clients), cancel)
 
     assert sorted(s for s, _ in results) == [200] + [409] * 19
     assert {c for s, c in results if s == 409} == {"already_cancelled"}
