@@ -129,17 +129,8 @@ def test_the_active_custom_policy_is_used_and_its_version_stored(paid_booking):
 
 
 @pytest.mark.django_db
-def test_odd_amount_half_rounds_in_the_customers_favour(customer, make_slot, variant):
-    slot = make_slot(hours=13)
-    booking = BookingFactory(
-        customer=customer,
-        slot=slot,
-        variant=variant,
-        status=BookingStatus.CONFIRMED,
-        amount_minor=101,
-        assigned_staff=StaffFactory(partner=slot.partner),
-    )
-    CapturedPaymentFactory(booking=booking)
+def test_odd_amount_half_rounds_in_the_customers_favour(paid_booking):
+    booking = paid_booking(hours=13, amount_minor=101)
     _b, refund = _cancel(booking)
     assert (refund.percent, refund.amount_minor) == (50, 51)
 
