@@ -1,11 +1,9 @@
 """Unpaid holds expire once, release their seats once, and stay expired."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from bookings.errors import InvalidTransition
@@ -13,6 +11,7 @@ from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import book_slot, expire_due_holds
 from bookings.tasks import expire_holds
 from bookings.transitions import transition_booking
+from common.testing import run_concurrently
 
 
 def _after_hold(settings):
@@ -98,24 +97,9 @@ def test_concurrent_expiry_runs_expire_each_booking_exactly_once(
         for _ in range(5)
     ]
     workers = 4
-    barrier = threading.Barrier(workers)
-    counts: list = [None] * workers
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            counts[index] = expire_due_holds(batch_size=2)
-        except Exception as exc:
-            counts[index] = exc
-        finally:
-            connection.close()
 
     with _after_hold(settings):
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        counts = run_concurrently(workers, lambda i: expire_due_holds(batch_size=2))
 
     assert sum(counts) == 5, counts
     slot.refresh_from_db()
