@@ -290,9 +290,7 @@ def test_sweep_gives_up_on_a_refund_the_gateway_never_answered(captured_payment)
 
 @pytest.mark.django_db(transaction=True)
 def test_task_and_webhook_finishing_one_refund_at_once_do_not_deadlock(captured_payment):
-    import threading
-
-    from django.db import connection
+    from common.testing import run_concurrently
 
     payment = captured_payment(gateway="stripe")
     # A refund accepted by the gateway ("pending"), awaiting its outcome.
@@ -306,31 +304,17 @@ def test_task_and_webhook_finishing_one_refund_at_once_do_not_deadlock(captured_
         gateway_refund_id="re_race",
         attempts=1,
     )
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(fn):
-        try:
-            barrier.wait()
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
     task_side = lambda: services.mark_refund_succeeded(  # noqa: E731
         refund_id=refund.pk, gateway_refund_id="re_race"
     )
     webhook_side = lambda: services.reconcile_gateway_refund(  # noqa: E731
         payment=payment, gateway_refund_id="re_race", succeeded=True, amount_minor=5000, detail=""
     )
-    threads = [threading.Thread(target=run, args=(f,)) for f in (task_side, webhook_side)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    sides = (task_side, webhook_side)
 
-    assert errors == []
+    # Re-raises the first error of either side (e.g. a deadlock), so both finished cleanly.
+    run_concurrently(2, lambda i: sides[i]())
+
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
     assert (
