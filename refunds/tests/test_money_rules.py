@@ -1,14 +1,13 @@
 """Refunds never add up to more than was captured, whatever their source; disputes."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from bookings.cancellation import cancel_booking
 from bookings.models import BookingStatus
+from common.testing import run_concurrently
 from refunds import services
 from refunds.errors import DisputeNotOpen, NothingCaptured, RefundExceedsCaptured
 from refunds.models import Dispute, Refund
@@ -101,33 +100,20 @@ def test_zero_refund_is_recorded_as_not_required_and_never_sent(
 def test_concurrent_manual_refunds_never_exceed_the_capture(captured_payment, support_user):
     payment = captured_payment(amount=49900)
     threads_count = 6
-    barrier = threading.Barrier(threads_count)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def refund():
+    def refund(index: int) -> str:
         try:
-            barrier.wait()
-            try:
-                services.refund_booking_manually(
-                    booking_id=payment.booking_id,
-                    amount_minor=10000,
-                    reason="race",
-                    actor=support_user,
-                )
-                outcome = "ok"
-            except RefundExceedsCaptured:
-                outcome = "409"
-            with lock:
-                outcomes.append(outcome)
-        finally:
-            connection.close()
+            services.refund_booking_manually(
+                booking_id=payment.booking_id,
+                amount_minor=10000,
+                reason="race",
+                actor=support_user,
+            )
+            return "ok"
+        except RefundExceedsCaptured:
+            return "409"
 
-    threads = [threading.Thread(target=refund) for _ in range(threads_count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_concurrently(threads_count, refund)
 
     assert sorted(outcomes) == ["409", "409", "ok", "ok", "ok", "ok"]
     assert _total(payment) == 40000
