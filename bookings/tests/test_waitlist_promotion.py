@@ -55,6 +55,17 @@ def _wait(slot, variant, quantity=1, customer=None):
     )
 
 
+def _first_offered(make_slot, variant, capture):
+    """A one-seat slot with two waiters whose booking was just cancelled: the seat is now
+    offered to ``first`` (refreshed), ``second`` still waits. Returns (slot, first, second)."""
+    slot, (booking,) = _full(make_slot, variant, 1)
+    first = _wait(slot, variant)
+    second = _wait(slot, variant)
+    _cancel(booking, capture)
+    first.refresh_from_db()
+    return slot, first, second
+
+
 def _status(entry):
     entry.refresh_from_db()
     return entry.status
@@ -146,11 +157,7 @@ def test_a_release_of_two_seats_serves_an_entry_for_two(
 def test_an_unpaid_offer_expires_and_passes_to_the_next_in_line(
     make_slot, variant, settings, django_capture_on_commit_callbacks
 ):
-    slot, (booking,) = _full(make_slot, variant, 1)
-    first = _wait(slot, variant)
-    second = _wait(slot, variant)
-    _cancel(booking, django_capture_on_commit_callbacks)
-    first.refresh_from_db()
+    slot, first, second = _first_offered(make_slot, variant, django_capture_on_commit_callbacks)
     lapsed = first.offered_booking
 
     later = timezone.now() + timedelta(minutes=settings.BOOKING_HOLD_MINUTES, seconds=1)
@@ -176,11 +183,7 @@ def test_an_unpaid_offer_expires_and_passes_to_the_next_in_line(
 def test_paying_the_offer_books_the_entry_and_offers_nothing_more(
     make_slot, variant, django_capture_on_commit_callbacks
 ):
-    slot, (booking,) = _full(make_slot, variant, 1)
-    first = _wait(slot, variant)
-    second = _wait(slot, variant)
-    _cancel(booking, django_capture_on_commit_callbacks)
-    first.refresh_from_db()
+    _slot, first, second = _first_offered(make_slot, variant, django_capture_on_commit_callbacks)
     payment = Payment.objects.get(booking=first.offered_booking)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -201,11 +204,7 @@ def test_paying_the_offer_books_the_entry_and_offers_nothing_more(
 def test_a_failed_payment_of_an_offer_expires_the_entry_and_serves_the_next(
     make_slot, variant, django_capture_on_commit_callbacks
 ):
-    slot, (booking,) = _full(make_slot, variant, 1)
-    first = _wait(slot, variant)
-    second = _wait(slot, variant)
-    _cancel(booking, django_capture_on_commit_callbacks)
-    first.refresh_from_db()
+    slot, first, second = _first_offered(make_slot, variant, django_capture_on_commit_callbacks)
     payment = Payment.objects.get(booking=first.offered_booking)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -222,11 +221,7 @@ def test_a_failed_payment_of_an_offer_expires_the_entry_and_serves_the_next(
 def test_cancelling_an_offered_booking_cancels_the_entry_and_serves_the_next(
     make_slot, variant, django_capture_on_commit_callbacks
 ):
-    slot, (booking,) = _full(make_slot, variant, 1)
-    first = _wait(slot, variant)
-    second = _wait(slot, variant)
-    _cancel(booking, django_capture_on_commit_callbacks)
-    first.refresh_from_db()
+    _slot, first, second = _first_offered(make_slot, variant, django_capture_on_commit_callbacks)
 
     _cancel(first.offered_booking, django_capture_on_commit_callbacks)
 
