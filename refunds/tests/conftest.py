@@ -4,6 +4,7 @@ from bookings.factories import BookingFactory
 from bookings.models import BookingStatus
 from partners.factories import StaffFactory
 from refunds.factories import CapturedPaymentFactory
+from refunds.models import Refund
 
 STRIPE_BASE = "https://stripe.test.invalid"
 RAZORPAY_BASE = "https://razorpay.test.invalid"
@@ -33,6 +34,27 @@ def captured_payment(db, customer):
         prefix = {"stripe": "pi_", "razorpay": "pay_"}.get(gateway, "sbx_pay_")
         return CapturedPaymentFactory(
             booking=booking, gateway=gateway, payment_id=f"{prefix}{booking.pk}x"
+        )
+
+    return make
+
+
+@pytest.fixture
+def failed_refund(captured_payment):
+    """``failed_refund(amount=100)``: a manual refund of a captured sandbox payment that
+    failed for good (5 attempts, last error a gateway 503), ready to be retried."""
+
+    def make(*, amount: int = 100) -> Refund:
+        payment = captured_payment()
+        return Refund.objects.create(
+            booking=payment.booking,
+            payment=payment,
+            amount_minor=amount,
+            currency="INR",
+            source=Refund.Source.MANUAL,
+            status=Refund.Status.FAILED,
+            attempts=5,
+            last_error="GatewayError: 503",
         )
 
     return make

@@ -123,19 +123,10 @@ def test_dispute_page_shows_the_booking_timeline_and_payment(admin_client_suppor
 
 @pytest.mark.django_db
 def test_retry_action_requeues_failed_refunds_through_the_service(
-    admin_client_support, captured_payment, django_capture_on_commit_callbacks
+    admin_client_support, failed_refund, django_capture_on_commit_callbacks
 ):
-    payment = captured_payment()
-    failed = Refund.objects.create(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=500,
-        currency="INR",
-        source=Refund.Source.MANUAL,
-        status=Refund.Status.FAILED,
-        attempts=5,
-        last_error="GatewayError: 503",
-    )
+    failed = failed_refund(amount=500)
+    payment = failed.payment
     attention = admin_client_support.get(REFUNDS, {"attention": "yes"})
     assert f"/admin/refunds/refund/{failed.pk}/change/".encode() in attention.content
 

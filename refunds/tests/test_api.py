@@ -130,19 +130,9 @@ def test_manual_refund_without_capture_is_409_and_unknown_booking_404(support_cl
 
 @pytest.mark.django_db
 def test_support_retry_endpoint_requeues_a_failed_refund(
-    support_client, captured_payment, django_capture_on_commit_callbacks
+    support_client, failed_refund, django_capture_on_commit_callbacks
 ):
-    payment = captured_payment()
-    refund = Refund.objects.create(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=100,
-        currency="INR",
-        source=Refund.Source.MANUAL,
-        status=Refund.Status.FAILED,
-        attempts=5,
-        last_error="GatewayError: 503",
-    )
+    refund = failed_refund(amount=100)
     with django_capture_on_commit_callbacks(execute=True):
         response = support_client.post(f"/api/v1/support/refunds/{refund.pk}/retry")
     assert response.status_code == 200, response.content
