@@ -3,6 +3,7 @@
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.factories import CustomerFactory, PartnerUserFactory, SupportUserFactory
@@ -55,3 +56,11 @@ def support_user(db):
 @pytest.fixture
 def customer_client(customer) -> APIClient:
     return authed_client(customer)
+
+
+@pytest.fixture
+def admin_client_support(support_user) -> Client:
+    """A Django admin session (cookie login) of a support user, not a superuser."""
+    client = Client()
+    client.force_login(support_user)
+    return client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
@@ -16,13 +15,6 @@ pytestmark = pytest.mark.django_db
 
 LEDGER = "/admin/payments/webhookevent/"
 PAYMENTS = "/admin/payments/payment/"
-
-
-@pytest.fixture
-def admin_client_support(support_user) -> Client:
-    client = Client()
-    client.force_login(support_user)
-    return client
 
 
 @pytest.fixture

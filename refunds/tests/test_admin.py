@@ -3,18 +3,10 @@
 import json
 
 import pytest
-from django.test import Client
 
 from bookings.models import BookingStatus
 from refunds.factories import RefundPolicyFactory
 from refunds.models import Dispute, Refund, RefundPolicy
-
-
-@pytest.fixture
-def admin_client_support(support_user) -> Client:
-    client = Client()
-    client.force_login(support_user)
-    return client
 
 
 @pytest.fixture
