@@ -55,6 +55,18 @@ def _post(view, user, body, key="key-1", path="/things"):
     return response
 
 
+def _claim_in_progress(user, body):
+    """Key ``key-1`` on POST /things claimed for ``body`` whose request has not finished."""
+    return IdempotencyKey.objects.create(
+        user=user,
+        key="key-1",
+        method="POST",
+        path="/things",
+        request_hash=_fingerprint(body),
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+
+
 @pytest.mark.django_db
 def test_same_key_and_body_replays_the_stored_response(view, customer):
     first = _post(view, customer, {"a": 1, "b": [1, 2]})
@@ -102,14 +114,7 @@ def test_keys_are_scoped_to_the_user(view, customer):
 
 @pytest.mark.django_db
 def test_key_still_in_progress_is_a_409_and_runs_nothing(view, customer):
-    IdempotencyKey.objects.create(
-        user=customer,
-        key="key-1",
-        method="POST",
-        path="/things",
-        request_hash=_fingerprint({"a": 1}),
-        expires_at=timezone.now() + timedelta(hours=24),
-    )
+    _claim_in_progress(customer, {"a": 1})
     response = _post(view, customer, {"a": 1})
     assert response.status_code == 409
     assert json.loads(response.content)["code"] == "idempotency_key_in_use"
@@ -119,14 +124,7 @@ def test_key_still_in_progress_is_a_409_and_runs_nothing(view, customer):
 @pytest.mark.django_db
 def test_claim_abandoned_by_a_crashed_worker_is_taken_over(view, customer, settings):
     settings.IDEMPOTENCY_STALE_CLAIM_SECONDS = 60
-    IdempotencyKey.objects.create(
-        user=customer,
-        key="key-1",
-        method="POST",
-        path="/things",
-        request_hash=_fingerprint({"a": 1}),
-        expires_at=timezone.now() + timedelta(hours=24),
-    )
+    _claim_in_progress(customer, {"a": 1})
     with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
         response = _post(view, customer, {"a": 1})
     assert response.status_code == 201
