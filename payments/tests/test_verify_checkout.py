@@ -92,8 +92,8 @@ def test_missing_fields_are_400(customer_client, payment):
     assert set(response.json()["errors"]) == {"razorpay_payment_id", "razorpay_signature"}
 
 
-def test_verify_then_webhook_confirms_once(customer_client, client, payment):
-    customer_client.post(url(payment.booking_id), checkout_fields("order_V1"), format="json")
+def _deliver_capture_webhook(client, payment):
+    """Razorpay's signed ``payment.captured`` webhook for order_V1 / pay_V1, full amount."""
     body, headers = razorpay_delivery(
         razorpay_payment_event(
             "payment.captured",
@@ -102,7 +102,12 @@ def test_verify_then_webhook_confirms_once(customer_client, client, payment):
             payment_id="pay_V1",
         )
     )
-    post_webhook(client, "razorpay", body, headers)
+    return post_webhook(client, "razorpay", body, headers)
+
+
+def test_verify_then_webhook_confirms_once(customer_client, client, payment):
+    customer_client.post(url(payment.booking_id), checkout_fields("order_V1"), format="json")
+    _deliver_capture_webhook(client, payment)
 
     assert WebhookEvent.objects.get().outcome == WebhookEvent.Outcome.PROCESSED
     assert (
@@ -112,15 +117,7 @@ def test_verify_then_webhook_confirms_once(customer_client, client, payment):
 
 
 def test_webhook_then_verify_is_a_no_op(customer_client, client, payment):
-    body, headers = razorpay_delivery(
-        razorpay_payment_event(
-            "payment.captured",
-            order_id="order_V1",
-            amount=payment.amount_minor,
-            payment_id="pay_V1",
-        )
-    )
-    post_webhook(client, "razorpay", body, headers)
+    _deliver_capture_webhook(client, payment)
 
     response = customer_client.post(
         url(payment.booking_id), checkout_fields("order_V1"), format="json"
