@@ -31,7 +31,12 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py load_demo_data
-	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	@mkdir -p var
+	@# Periodic jobs (hold expiry, outbox retries, reminders): without a broker, beat runs
+	@# each task in its own process (eager mode); it stops with the server.
+	$(BIN)/celery -A config beat --loglevel=warning --schedule var/celerybeat-schedule & \
+		beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 test: install-dev
 	mkdir -p staticfiles
