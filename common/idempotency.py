@@ -9,8 +9,10 @@ Decorate a DRF view handler (``post``, a viewset's ``create`` or an ``@action``)
 Behaviour when the client sends ``Idempotency-Key: <1..255 printable ASCII>``:
 
 * Keys are scoped to the authenticated user (anonymous requests ignore the header).
-* The request fingerprint is SHA-256 of method, full path and the canonical JSON of
-  the parsed body (keys sorted), so whitespace and key order do not matter.
+* The request fingerprint is an HMAC-SHA256 (keyed by ``SECRET_KEY``) of method, full
+  path and the canonical JSON of the parsed body (keys sorted), so whitespace and key
+  order do not matter. Keyed because bodies can carry secrets from a small space (a
+  6-digit OTP): a plain hash of them could be reversed by trying every code.
 * The key is claimed by an INSERT (unique ``(user, key)``) in its own short
   transaction before the handler runs.
 * Same key + same request, completed: the stored status and body are returned with
@@ -30,7 +32,6 @@ Behaviour when the client sends ``Idempotency-Key: <1..255 printable ASCII>``:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -64,9 +66,13 @@ class IdempotencyKeyInUse(Conflict):
     title = "A request with this Idempotency-Key is still being processed"
 
 
+FINGERPRINT_SALT = "common.idempotency.request_fingerprint"
+
+
 def request_fingerprint(*, method: str, path: str, data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
+    message = f"{method.upper()}\n{path}\n{canonical}"
+    return salted_hmac(FINGERPRINT_SALT, message, algorithm="sha256").hexdigest()
 
 
 def _validated_key(raw: str) -> str:

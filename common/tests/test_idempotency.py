@@ -1,5 +1,7 @@
 """The reusable Idempotency-Key decorator, on a throwaway view (no URL needed)."""
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 
@@ -11,7 +13,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
 from accounts.factories import CustomerFactory
-from common.idempotency import idempotent, request_fingerprint
+from common.idempotency import FINGERPRINT_SALT, idempotent, request_fingerprint
 from common.models import IdempotencyKey
 from common.problems import Conflict
 from common.tasks import purge_expired_idempotency_keys
@@ -192,6 +194,27 @@ def test_expired_keys_are_purged_and_can_be_reused(view, customer, settings):
     with time_machine.travel(timezone.now() + timedelta(hours=49), tick=False):
         assert purge_expired_idempotency_keys.delay().get() == 2
     assert not IdempotencyKey.objects.exists()
+
+
+def test_the_stored_fingerprint_is_keyed_and_canonical(view, customer, settings):
+    _post(view, customer, {"otp": "123456", "n": 1})
+    stored = IdempotencyKey.objects.get(user=customer).request_hash
+    # Key order and whitespace do not matter...
+    assert stored == request_fingerprint(
+        method="post", path="/things", data={"n": 1, "otp": "123456"}
+    )
+    # ...but it is not a plain hash of the request, which anyone could recompute for
+    # each of the 10**6 six-digit codes a body might carry.
+    plain = 'POST\n/things\n{"n":1,"otp":"123456"}'
+    assert stored != hashlib.sha256(plain.encode()).hexdigest()
+    expected = hmac.new(
+        hashlib.sha256((FINGERPRINT_SALT + settings.SECRET_KEY).encode()).digest(),
+        plain.encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    assert stored == expected
+    settings.SECRET_KEY = "another-secret-key-that-is-long-enough-for-hs256"
+    assert stored != _fingerprint({"otp": "123456", "n": 1})
 
 
 def _fingerprint(body):

@@ -11,6 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.models import IdempotencyKey
 from common.testing import run_concurrently
 from conftest import authed_client
 from notifications.models import OutboxMessage
@@ -33,9 +34,12 @@ def arrival(django_capture_on_commit_callbacks):
     return booking, code, authed_client(booking.partner.user)
 
 
-def confirm(client, booking, code):
+def confirm(client, booking, code, **headers):
     return client.post(
-        f"/api/v1/provider/bookings/{booking.pk}/confirm-arrival", {"otp": code}, format="json"
+        f"/api/v1/provider/bookings/{booking.pk}/confirm-arrival",
+        {"otp": code},
+        format="json",
+        headers=headers,
     )
 
 
@@ -155,23 +159,35 @@ def test_the_plain_code_is_only_in_the_outgoing_messages(
     with django_capture_on_commit_callbacks(execute=True):
         responses.append(customer_client.post(f"/api/v1/bookings/{booking.pk}/resend-otp"))
     code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
-    responses.append(confirm(client, booking, wrong(code)))
+    # With Idempotency-Key headers the request fingerprints are stored too.
+    responses.append(confirm(client, booking, wrong(code), **{"Idempotency-Key": "a-1"}))
     with django_capture_on_commit_callbacks(execute=True):
-        responses.append(confirm(client, booking, code))
+        responses.append(confirm(client, booking, code, **{"Idempotency-Key": "a-2"}))
         responses.append(client.post(f"/api/v1/provider/bookings/{booking.pk}/mark-complete"))
     completion = last_code(mail.outbox, to=booking.assigned_staff.email, booking_id=booking.pk)
     responses.append(
         customer_client.post(
-            f"/api/v1/bookings/{booking.pk}/verify-completion", {"otp": completion}, format="json"
+            f"/api/v1/bookings/{booking.pk}/verify-completion",
+            {"otp": completion},
+            format="json",
+            headers={"Idempotency-Key": "c-1"},
         )
     )
     assert responses[-1].status_code == 200
 
+    keys = IdempotencyKey.objects.all()
+    assert keys.count() == 3
     stored = [
         *OutboxMessage.objects.values_list(),
         *BookingOtp.objects.values_list(),
         *BookingEvent.objects.values_list(),
+        *keys.values_list(),
     ]
+    # A fingerprint is keyed: trying every 6-digit code against a plain hash finds nothing.
+    sent = {"a-1": wrong(code), "a-2": code, "c-1": completion}
+    for key in keys:
+        plain = f'POST\n{key.path}\n{{"otp":"{sent[key.key]}"}}'.encode()
+        assert key.request_hash != hashlib.sha256(plain).hexdigest()
     # The customer has a phone now: the SMS carried the same arrival code as the email.
     from notifications import sms
 
