@@ -170,6 +170,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.problems.problem_exception_handler",
+    # Reverse proxies in front of the app: throttles identify a client by the address the
+    # last of them saw. 0 ignores X-Forwarded-For, which a client could otherwise rotate to
+    # escape the auth throttle.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("AUTH_THROTTLE_RATE", "20/min"),
     },

@@ -160,3 +160,20 @@ def test_auth_endpoints_are_throttled_with_a_429_problem(api_client, settings):
         format="json",
     )
     _assert_problem(register, 429, "throttled")
+
+
+@pytest.mark.django_db
+def test_rotating_x_forwarded_for_does_not_escape_the_auth_throttle(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"auth": "2/min"},
+    }
+    body = {"email": "nobody@example.test", "password": "whatever-1234"}
+
+    responses = [
+        api_client.post(TOKEN_URL, body, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+        for n in (1, 2, 3)
+    ]
+
+    assert [r.status_code for r in responses[:2]] == [401, 401]
+    _assert_problem(responses[2], 429, "throttled")
