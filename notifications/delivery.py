@@ -148,7 +148,7 @@ def _send_otp(message: OutboxMessage) -> str:
     if message.booking is None:
         raise SkipMessage("the booking no longer exists")
     try:
-        code = issue_code(booking_id=message.booking_id, purpose=purpose)
+        code = issue_code(booking_id=message.booking_id, purpose=purpose, requested_by=message.pk)
     except OtpNotNeeded as exc:
         raise SkipMessage(str(exc)) from None
     template = TEMPLATES[message.kind]

@@ -95,12 +95,15 @@ def request_code(
 
 
 @transaction.atomic
-def issue_code(*, booking_id: int, purpose: str) -> str:
+def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None) -> str:
     """Create a new code for the booking's step and return it (plain, for sending only).
 
     Supersedes the previous unused code of the same purpose in the same transaction,
     under the booking's row lock (so two concurrent issues leave one active code).
-    Raises :class:`OtpNotNeeded` when the booking is not at the step of ``purpose``.
+    Raises :class:`OtpNotNeeded` when the booking is not at the step of ``purpose``, or
+    when ``requested_by`` (the outbox row sending the code) has been overtaken by a
+    later request for the same code: a retried old message must not kill the newer
+    code the customer already received.
     Never log or store the returned value.
     """
     status = (
@@ -111,6 +114,13 @@ def issue_code(*, booking_id: int, purpose: str) -> str:
     )
     if status != STATUS_FOR_PURPOSE[purpose]:
         raise OtpNotNeeded(f"booking {booking_id} is {status}; no {purpose} code is needed")
+    if (
+        requested_by is not None
+        and OutboxMessage.objects.filter(
+            booking_id=booking_id, kind=f"otp_{purpose}", pk__gt=requested_by
+        ).exists()
+    ):
+        raise OtpNotNeeded(f"a newer {purpose} code was requested for booking {booking_id}")
     now = timezone.now()
     BookingOtp.objects.filter(
         booking_id=booking_id, purpose=purpose, used_at__isnull=True, superseded_at__isnull=True

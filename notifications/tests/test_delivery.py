@@ -11,6 +11,7 @@ from bookings.factories import BookingFactory
 from bookings.models import BookingStatus
 from bookings.transitions import transition_booking
 from common.testing import run_concurrently
+from conftest import authed_client
 from notifications.delivery import deliver
 from notifications.models import OutboxMessage
 from notifications.tasks import dispatch_outbox, enqueue_booking_reminders
@@ -99,6 +100,35 @@ def test_a_failed_code_message_is_retried_with_a_fresh_code(
     otps = BookingOtp.objects.filter(booking=booking).order_by("id")
     assert [o.superseded_at is None for o in otps] == [False, True]
     assert "code" not in row.last_error and code not in OutboxMessage.objects.get(pk=row.pk).body
+
+
+def test_a_retried_old_code_message_does_not_kill_the_newer_code(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.MAILERS = FAILING
+    FailingEmailBackend.reset(failures=2)  # the "confirmed" email, then the first code email
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = confirmed_booking()
+    old_row = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    assert old_row.status == OutboxMessage.Status.PENDING  # waiting for its retry
+    with django_capture_on_commit_callbacks(execute=True):
+        response = authed_client(booking.customer).post(f"/api/v1/bookings/{booking.pk}/resend-otp")
+    assert response.status_code == 202
+    newer = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
+
+    with time_machine.travel(old_row.available_at + timedelta(seconds=1)):
+        dispatch_outbox()
+    old_row.refresh_from_db()
+    assert old_row.status == OutboxMessage.Status.SKIPPED
+    assert "newer arrival code" in old_row.last_error
+    assert last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk) == newer
+    assert BookingOtp.objects.filter(booking=booking, superseded_at__isnull=True).count() == 1
+    booking.assigned_staff = staff_of(booking.partner)
+    booking.save()
+    response = authed_client(booking.partner.user).post(
+        f"/api/v1/provider/bookings/{booking.pk}/confirm-arrival", {"otp": newer}, format="json"
+    )
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
