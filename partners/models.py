@@ -1,12 +1,35 @@
+from functools import cache
+from zoneinfo import available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+
+
+@cache
+def _iana_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    # A zone ZoneInfo cannot load would turn every "day" computation of the city into a 500.
+    if value not in _iana_time_zones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone (e.g. Asia/Kolkata).",
+            code="invalid_time_zone",
+            params={"value": value},
+        )
 
 
 class City(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
-    time_zone = models.CharField(max_length=64, help_text="IANA time zone, e.g. Asia/Kolkata")
+    time_zone = models.CharField(
+        max_length=64,
+        validators=[validate_time_zone],
+        help_text="IANA time zone, e.g. Asia/Kolkata",
+    )
 
     class Meta:
         ordering = ["name"]

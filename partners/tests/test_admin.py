@@ -4,7 +4,7 @@ import pytest
 from django.db.models import F
 
 from partners.factories import CityFactory, PartnerFactory, SlotFactory
-from partners.models import Partner, Slot
+from partners.models import City, Partner, Slot
 
 
 @pytest.fixture
@@ -193,3 +193,26 @@ def test_admin_slot_edit_never_overwrites_seats_booked_meanwhile(rf, admin_user)
 
     slot.refresh_from_db()
     assert (slot.capacity, slot.booked) == (5, 2)
+
+
+@pytest.mark.django_db
+def test_admin_add_city_rejects_a_time_zone_that_is_not_iana(admin_client):
+    response = admin_client.post(
+        "/admin/partners/city/add/",
+        {"name": "Bengaluru North", "slug": "bengaluru-north", "time_zone": "Asia/Bengaluru"},
+    )
+
+    assert response.status_code == 200  # the form again, not a redirect
+    assert "time_zone" in response.context["adminform"].form.errors
+    assert not City.objects.filter(slug="bengaluru-north").exists()
+
+
+@pytest.mark.django_db
+def test_admin_add_city_accepts_an_iana_time_zone(admin_client):
+    response = admin_client.post(
+        "/admin/partners/city/add/",
+        {"name": "Bengaluru North", "slug": "bengaluru-north", "time_zone": "Asia/Kolkata"},
+    )
+
+    assert response.status_code == 302
+    assert City.objects.get(slug="bengaluru-north").time_zone == "Asia/Kolkata"
