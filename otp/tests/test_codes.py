@@ -234,3 +234,15 @@ def test_concurrent_wrong_guesses_get_at_most_five_comparisons():
     assert BookingOtp.objects.get(booking=booking).attempts == 5
     assert confirm(authed_client(user), booking, code).json()["code"] == "otp_locked"
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CONFIRMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resends_cannot_exceed_the_issue_limit(settings):
+    settings.OTP_ISSUE_LIMIT = 3
+    booking = confirmed_booking()  # the confirmation already requested one code
+    path = f"/api/v1/bookings/{booking.pk}/resend-otp"
+
+    statuses = run_concurrently(6, lambda _: authed_client(booking.customer).post(path).status_code)
+
+    assert sorted(statuses) == [202, 202, 429, 429, 429, 429]
+    assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 3
