@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import Booking, BookingEvent, BookingStatus
+from common.fields import AwareDateTimeField
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
 from payments.models import Gateway
@@ -12,8 +13,8 @@ from payments.serializers import PaymentHandleSerializer
 
 def _with_window_fields(fields: dict, *, help_from: str, help_to: str) -> dict:
     # ``from`` is a Python keyword, so it cannot be declared as a class attribute.
-    fields["from"] = serializers.DateTimeField(required=False, help_text=help_from)
-    fields["to"] = serializers.DateTimeField(required=False, help_text=help_to)
+    fields["from"] = AwareDateTimeField(required=False, help_text=help_from)
+    fields["to"] = AwareDateTimeField(required=False, help_text=help_to)
     return fields
 
 

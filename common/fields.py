@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -17,3 +21,27 @@ class SlugRelatedField(serializers.SlugRelatedField):
         if isinstance(data, str) and "\x00" in data:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
         return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that must carry its UTC offset (``Z`` or ``+05:30``).
+
+    DRF reads a date-time without an offset in the server's time zone (UTC), so a
+    partner in Kolkata sending ``10:00`` would silently get a 15:30 slot; such input is
+    rejected with a field error (code ``naive_datetime``) instead.
+    """
+
+    default_error_messages = {
+        "naive_datetime": "Include a UTC offset, e.g. 2027-01-10T10:00:00+05:30 or …Z.",
+    }
+
+    def to_internal_value(self, value):
+        parsed = value if isinstance(value, datetime.datetime) else None
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                parsed = None  # not a valid date-time: DRF reports it as "invalid"
+        if parsed is not None and timezone.is_naive(parsed):
+            self.fail("naive_datetime")
+        return super().to_internal_value(value)

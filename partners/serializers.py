@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from common.fields import SlugRelatedField
+from common.fields import AwareDateTimeField, SlugRelatedField
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
 MAX_SLOTS_PER_REQUEST = 200
@@ -73,12 +73,8 @@ class SlotWindowQuerySerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         # ``from`` is a Python keyword, so these cannot be declared as class attributes.
-        fields["from"] = serializers.DateTimeField(
-            required=False, help_text="Earliest start (inclusive)."
-        )
-        fields["to"] = serializers.DateTimeField(
-            required=False, help_text="Latest start (exclusive)."
-        )
+        fields["from"] = AwareDateTimeField(required=False, help_text="Earliest start (inclusive).")
+        fields["to"] = AwareDateTimeField(required=False, help_text="Latest start (exclusive).")
         return fields
 
     def validate(self, attrs: dict) -> dict:
@@ -101,8 +97,8 @@ class ProviderSlotQuerySerializer(SlotWindowQuerySerializer):
 
 
 class SlotInputSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
     capacity = serializers.IntegerField(min_value=1, max_value=10_000, default=1)
 
     def validate(self, attrs: dict) -> dict:

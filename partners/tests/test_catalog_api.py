@@ -206,6 +206,20 @@ def test_bad_slot_queries_are_a_400(api_client, query):
 
 
 @pytest.mark.django_db
+def test_slot_window_without_a_utc_offset_is_a_400(api_client):
+    partner = PartnerFactory()
+
+    response = api_client.get(
+        f"/api/v1/partners/{partner.pk}/slots",
+        {"from": "2030-01-01T09:00:00Z", "to": "2030-01-01T18:00:00"},
+    )
+
+    body = _problem(response, 400, "validation_error")
+    assert list(body["errors"]) == ["to"]
+    assert "UTC offset" in body["errors"]["to"][0]
+
+
+@pytest.mark.django_db
 def test_slots_of_a_hidden_or_missing_partner_are_a_404(api_client):
     hidden = PartnerFactory(active=False)
     SlotFactory(partner=hidden)

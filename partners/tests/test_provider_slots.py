@@ -127,6 +127,20 @@ def test_invalid_slot_is_a_400_and_nothing_is_created(partner_client, slots, fie
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_slot_time_without_a_utc_offset_is_a_400_and_nothing_is_created(partner_client, field):
+    naive = _slot(0, 1)
+    naive[field] = _at(0 if field == "start" else 1).replace(tzinfo=None).isoformat()
+
+    response = partner_client.post(URL, {"slots": [naive]}, format="json")
+
+    body = _problem(response, 400, "validation_error")
+    assert list(body["errors"]["slots"]["0"]) == [field]
+    assert "UTC offset" in body["errors"]["slots"]["0"][field][0]
+    assert not Slot.objects.exists()
+
+
+@pytest.mark.django_db
 def test_slot_in_the_past_is_a_400_and_nothing_is_created(partner_client):
     past = timezone.now() - timedelta(hours=3)
     bad = {"start": past.isoformat(), "end": (past + timedelta(hours=1)).isoformat()}
