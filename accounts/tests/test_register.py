@@ -204,3 +204,23 @@ def test_concurrent_registrations_of_one_email_create_one_account():
 
     assert sorted(outcomes) == ["created", "taken", "taken"]
     assert User.objects.filter(email="race@example.test").count() == 1
+
+
+@pytest.mark.django_db
+def test_registered_user_logs_in_and_makes_an_authenticated_request(api_client):
+    registered = api_client.post(URL, _payload(), format="json")
+    assert registered.status_code == 201, registered.content
+
+    token = api_client.post(
+        "/api/v1/auth/token",
+        {"email": "asha@example.test", "password": GOOD_PASSWORD},
+        format="json",
+    )
+    assert token.status_code == 200, token.content
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.json()['access']}")
+    me = api_client.get("/api/v1/auth/me")
+
+    assert me.status_code == 200, me.content
+    assert me.json()["id"] == registered.json()["id"]
+    assert me.json()["email"] == "asha@example.test"

@@ -1,7 +1,34 @@
-from unittest import mock
+import socket
+from contextlib import contextmanager
 
 import pytest
-from django.db.utils import OperationalError
+from django.db import OperationalError, connections
+
+
+def _closed_port() -> int:
+    # A port nothing listens on: bound once by us, then released.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _database_unreachable(alias: str = "default"):
+    """Replace the connection of ``alias`` with one to a closed port, then restore it."""
+    real = connections[alias]
+    settings_dict = {
+        **real.settings_dict,
+        "HOST": "127.0.0.1",
+        "PORT": str(_closed_port()),
+        "OPTIONS": {**real.settings_dict.get("OPTIONS", {}), "connect_timeout": 3},
+    }
+    broken = real.__class__(settings_dict, alias=alias)
+    connections[alias] = broken
+    try:
+        yield
+    finally:
+        broken.close()
+        connections[alias] = real
 
 
 @pytest.mark.django_db
@@ -11,16 +38,20 @@ def test_health_reports_database_and_cache_ok(api_client):
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
 
 
-@pytest.mark.django_db
-def test_health_is_503_when_the_database_is_down(api_client):
-    # Simulate the database refusing connections at the driver boundary.
-    with mock.patch(
-        "django.db.backends.base.base.BaseDatabaseWrapper.cursor",
-        side_effect=OperationalError("connection refused"),
-    ):
+@pytest.mark.django_db  # unblocks real connections: the failure below is the server's refusal
+def test_health_is_503_when_the_database_is_down(api_client, caplog):
+    with _database_unreachable():
         response = api_client.get("/health")
+
+    failures = [r for r in caplog.records if r.getMessage() == "health: database check failed"]
+    assert [r.exc_info[0] for r in failures] == [OperationalError]
+
     assert response.status_code == 503
-    assert response.json()["checks"]["database"] == "error"
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "error", "checks": {"database": "error", "cache": "ok"}}
+    # The real connection is back and works.
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def test_unknown_url_is_problem_details(client):
