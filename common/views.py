@@ -4,17 +4,55 @@ import logging
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.problems import problem_json_response
 
 logger = logging.getLogger(__name__)
 
 
-@require_GET
-def health(request):
-    """Database and cache status; 503 when the database is down (the cache degrades only)."""
+class HealthChecksSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text='"ok" or "error".')
+    cache = serializers.CharField(help_text='"ok" or "error" (an error alone is not a 503).')
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text='"ok", or "error" when the database is down.')
+    checks = HealthChecksSerializer()
+
+
+class HealthView(APIView):
+    """``GET /health`` for load balancers: no authentication, no throttling, GET only.
+
+    A DRF view, so another method is a 405 problem (not Django's CSRF page) and the
+    endpoint is in the OpenAPI schema.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=["health"],
+        summary="Database and cache status",
+        responses={200: HealthSerializer, 503: HealthSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        checks = _health_checks()
+        healthy = checks["database"] == "ok"
+        return Response(
+            {"status": "ok" if healthy else "error", "checks": checks},
+            status=200 if healthy else 503,
+        )
+
+
+def _health_checks() -> dict[str, str]:
+    """Database and cache status; the caller answers 503 when the database is down."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -29,11 +67,7 @@ def health(request):
     except Exception:
         logger.exception("health: cache check failed")
         checks["cache"] = "error"
-    healthy = checks["database"] == "ok"
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    return checks
 
 
 def bad_request(request, exception=None):
@@ -48,6 +82,16 @@ def permission_denied(request, exception=None):
         code="permission_denied",
         title="Permission denied",
         detail="You do not have permission to perform this action.",
+    )
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a 403 problem instead of Django's HTML page."""
+    return problem_json_response(
+        status_code=403,
+        code="csrf_failed",
+        title="CSRF verification failed",
+        detail=f"CSRF verification failed: {reason}" if reason else "CSRF verification failed.",
     )
 
 

@@ -55,6 +55,8 @@ if not SECRET_KEY:
     SECRET_KEY = "embedded-demo-only-this-is-not-a-secret-value"  # noqa: S105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# A CSRF rejection is a 403 problem like every other error, not Django's HTML page.
+CSRF_FAILURE_VIEW = "common.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

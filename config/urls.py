@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from common.views import health
+from common.views import HealthView
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
@@ -17,7 +17,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("health", health, name="health"),
+    path("health", HealthView.as_view(), name="health"),
     path("api/v1/", include(api_v1)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -3,6 +3,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.db import OperationalError, connections
+from django.test import Client
 
 
 def _closed_port() -> int:
@@ -59,3 +60,24 @@ def test_unknown_url_is_problem_details(client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_health_answers_other_methods_with_a_405_problem(method):
+    # A plain Django client with CSRF checks on, like a browser or curl without a token.
+    client = Client(enforce_csrf_checks=True)
+
+    response = getattr(client, method)("/health")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "method_not_allowed"
+    assert response["Allow"].startswith("GET")
+
+
+@pytest.mark.django_db
+def test_health_ignores_a_bad_bearer_token(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert api_client.get("/health").status_code == 200

@@ -1,6 +1,7 @@
 """Every error class of the API answers with RFC 9457 problem details and a stable code."""
 
 import pytest
+from django.test import Client
 
 from accounts.factories import CustomerFactory
 
@@ -121,3 +122,15 @@ def test_input_the_database_cannot_store_is_a_400_not_a_503(api_client):
 
     body = assert_problem(response, 400, "invalid_input")
     assert "\x00" not in body["detail"]
+
+
+@pytest.mark.django_db
+def test_csrf_failure_is_a_403_problem_not_an_html_page():
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(
+        "/admin/login/", {"username": "support@example.test", "password": "whatever"}
+    )
+
+    body = assert_problem(response, 403, "csrf_failed")
+    assert "CSRF" in body["detail"]

@@ -24,11 +24,16 @@ def test_openapi_schema_generates_and_validates_without_warnings(tmp_path: Path)
         "/api/v1/provider/slots",
         "/api/v1/provider/slots/{id}/block",
         "/api/v1/provider/staff",
+        "/health",
     ]:
         assert expected in paths, expected
     register = paths["/api/v1/auth/register"]["post"]
     assert "201" in register["responses"]
     assert register["requestBody"]["content"]["application/json"]["schema"]
+    health = paths["/health"]
+    assert set(health) == {"get"}
+    assert {"200", "503"} <= set(health["get"]["responses"])
+    assert health["get"]["security"] == [{}]  # no authentication
 
 
 def test_schema_and_docs_are_served(client):
