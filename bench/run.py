@@ -181,6 +181,7 @@ def start_gunicorn(args, database_url: str) -> subprocess.Popen:
         LOG_LEVEL="WARNING",
         CELERY_TASK_ALWAYS_EAGER="true",
         PAYMENT_DEFAULT_GATEWAY="sandbox",
+        PAYMENT_SANDBOX_ENABLED="true",  # production mode: the sandbox needs the opt-in
     )
     for name in ("REDIS_URL", "DEBUG", "CELERY_BROKER_URL"):
         env.pop(name, None)

@@ -5,7 +5,8 @@ Two modes (see README and DESIGN.md):
 * Embedded default (no ``DATABASE_URL``): SQLite, local-memory cache, Celery
   tasks run eagerly, the offline ``sandbox`` payment gateway.
 * Production (``DATABASE_URL`` / ``REDIS_URL`` set): PostgreSQL, django-redis,
-  a real Celery broker, Razorpay/Stripe when their keys are set.
+  a real Celery broker, Razorpay (default) or Stripe; the sandbox only when
+  ``PAYMENT_SANDBOX_ENABLED`` opts in.
 
 Every variable is listed with its default in ``.env.example``.
 """
@@ -241,7 +242,8 @@ DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Payment gateways -----------------------------------------------------------------------
-PAYMENT_DEFAULT_GATEWAY = env_str("PAYMENT_DEFAULT_GATEWAY", "sandbox")
+# The sandbox confirms bookings without money: only the embedded default has it out of the box.
+PAYMENT_DEFAULT_GATEWAY = env_str("PAYMENT_DEFAULT_GATEWAY", "sandbox" if EMBEDDED else "razorpay")
 RAZORPAY_KEY_ID = env_str("RAZORPAY_KEY_ID")
 RAZORPAY_KEY_SECRET = env_str("RAZORPAY_KEY_SECRET")
 RAZORPAY_WEBHOOK_SECRET = env_str("RAZORPAY_WEBHOOK_SECRET")
@@ -252,9 +254,17 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 # The sandbox gateway signs its webhooks like Razorpay does; in the embedded default a
 # derived key is fine because both sides of the signature live in this process.
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "sandbox-" + SECRET_KEY[:16])
-# The sandbox checkout page confirms bookings without money: off unless it is the default
-# gateway (embedded mode, demos) or switched on explicitly.
-PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", PAYMENT_DEFAULT_GATEWAY == "sandbox")
+# The sandbox checkout page and webhook confirm bookings without money: on in the embedded
+# default only; with DATABASE_URL set it takes an explicit opt-in (staging demos, the tests).
+# Naming it the default gateway is not an opt-in: that is what an old .env.example did.
+PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", EMBEDDED)
+if PAYMENT_DEFAULT_GATEWAY not in ("razorpay", "stripe", "sandbox"):
+    raise ImproperlyConfigured("PAYMENT_DEFAULT_GATEWAY must be razorpay, stripe or sandbox.")
+if PAYMENT_DEFAULT_GATEWAY == "sandbox" and not PAYMENT_SANDBOX_ENABLED:
+    raise ImproperlyConfigured(
+        "PAYMENT_DEFAULT_GATEWAY=sandbox needs PAYMENT_SANDBOX_ENABLED=true outside the embedded "
+        "default (the sandbox confirms bookings without money)."
+    )
 
 # --- Partner webhooks -----------------------------------------------------------------------
 PARTNER_WEBHOOK_TIMEOUT_SECONDS = env_int("PARTNER_WEBHOOK_TIMEOUT_SECONDS", 10)
