@@ -284,6 +284,7 @@ def record_gateway_refund(
     amount_minor: int | None,
     detail: str,
     label: str,
+    refund_reference: str = "",
 ) -> Outcome:
     """Reconcile a gateway refund event with our refund row (refunds app); a refund we
     did not make is flagged on the payment for support. Idempotent."""
@@ -293,6 +294,7 @@ def record_gateway_refund(
         refund = reconcile_gateway_refund(
             payment=payment,
             gateway_refund_id=gateway_refund_id,
+            reference=refund_reference,
             succeeded=succeeded,
             amount_minor=amount_minor,
             detail=detail,

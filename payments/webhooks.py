@@ -138,6 +138,7 @@ def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) 
         return services.record_gateway_refund(
             payment=payment,
             gateway_refund_id=signal.refund_id,
+            refund_reference=signal.refund_reference,
             succeeded=signal.kind == SignalKind.REFUND_PROCESSED,
             amount_minor=signal.amount_minor,
             detail=signal.reason,

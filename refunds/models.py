@@ -151,9 +151,14 @@ class Refund(models.Model):
     @property
     def idempotency_key(self) -> str:
         """Sent with every gateway attempt of this refund (task retries, sweeps, support
-        retries after errors), so the gateway refunds at most once per round."""
+        retries after errors), so the gateway refunds at most once per round. The
+        gateway refund carries it in its notes/metadata too: refund webhooks name the
+        refund they are about by it."""
+        return self.idempotency_key_of_round(self.key_round)
+
+    def idempotency_key_of_round(self, key_round: int) -> str:
         base = f"slotwise-refund-{self.pk}"
-        return base if self.key_round == 0 else f"{base}-round{self.key_round}"
+        return base if key_round == 0 else f"{base}-round{key_round}"
 
 
 class Dispute(models.Model):

@@ -79,6 +79,9 @@ class PaymentSignal:
     amount_minor: int | None = None
     currency: str = ""
     refund_id: str = ""
+    # The idempotency key we sent with the refund (Razorpay notes / Stripe metadata
+    # ``idempotency_key``): names our refund row exactly, unlike the amount.
+    refund_reference: str = ""
     dispute_id: str = ""
     reason: str = ""
 
@@ -95,7 +98,9 @@ class PaymentGateway(ABC):
     @abstractmethod
     def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
         """Refund ``amount_minor`` of ``payment``; the same ``idempotency_key`` never
-        refunds twice at the gateway. Raises :class:`GatewayError`."""
+        refunds twice at the gateway. The key also goes into the refund's notes/metadata
+        as ``idempotency_key``, so refund webhooks name our refund
+        (``PaymentSignal.refund_reference``). Raises :class:`GatewayError`."""
 
     @abstractmethod
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:

@@ -25,6 +25,11 @@ def _booking_id(*entities: dict[str, Any]) -> int | None:
     return None
 
 
+def _note(entity: dict[str, Any], name: str) -> str:
+    notes = entity.get("notes")
+    return str(notes.get(name) or "") if isinstance(notes, dict) else ""
+
+
 def _amount(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -68,6 +73,7 @@ def _signal(*, event_type: str, payload: dict[str, Any]) -> PaymentSignal | None
             amount_minor=_amount(refund.get("amount")),
             currency=str(refund.get("currency") or "").upper(),
             refund_id=str(refund.get("id") or ""),
+            refund_reference=_note(refund, "idempotency_key"),
             reason=event_type,
         )
     if event_type == "payment.dispute.created":

@@ -131,7 +131,11 @@ class StripeGateway(PaymentGateway):
                 params={
                     "payment_intent": payment.payment_id,
                     "amount": amount_minor,
-                    "metadata": {"booking_id": str(payment.booking_id)},
+                    # The key names our refund in refund webhooks (refund_reference).
+                    "metadata": {
+                        "booking_id": str(payment.booking_id),
+                        "idempotency_key": idempotency_key,
+                    },
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -241,6 +245,11 @@ class StripeGateway(PaymentGateway):
         return []
 
 
+def _metadata(obj: dict[str, Any], name: str) -> str:
+    metadata = obj.get("metadata")
+    return str(metadata.get(name) or "") if isinstance(metadata, dict) else ""
+
+
 def _refund_signal(refund: dict[str, Any], *, payment_id: str) -> PaymentSignal:
     succeeded = refund.get("status") == "succeeded"
     return PaymentSignal(
@@ -250,5 +259,6 @@ def _refund_signal(refund: dict[str, Any], *, payment_id: str) -> PaymentSignal:
         amount_minor=_amount(refund.get("amount")),
         currency=str(refund.get("currency") or "").upper(),
         refund_id=str(refund.get("id") or ""),
+        refund_reference=_metadata(refund, "idempotency_key"),
         reason=str(refund.get("failure_reason") or refund.get("status") or ""),
     )

@@ -2,7 +2,9 @@
 reconciliation of gateway refund events.
 
 Status changes are conditional UPDATEs, so a late or repeated event can never move a
-SUCCEEDED refund back. Lock order everywhere: the payment row first, then refund rows.
+SUCCEEDED refund back; the one exception is a gateway refund id that turns out to be
+another refund's (:func:`_take_gateway_refund_id`). Lock order everywhere: the payment
+row first, then refund rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from django.utils import timezone
 from bookings.transitions import record_event
 from payments.models import Payment
 from refunds.models import Refund
-from refunds.services.creation import IN_FLIGHT_STATUSES, lock_payment, lock_payment_of_refund
+from refunds.services.creation import (
+    IN_FLIGHT_STATUSES,
+    _enqueue_execution,
+    lock_payment,
+    lock_payment_of_refund,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +55,16 @@ def mark_refund_succeeded(*, refund_id: int, gateway_refund_id: str) -> bool:
     changed (already SUCCEEDED or NOT_REQUIRED).
     """
     lock_payment_of_refund(refund_id)
+    movable = Refund.objects.filter(
+        pk=refund_id, status__in=(*IN_FLIGHT_STATUSES, Refund.Status.FAILED)
+    )
+    if not movable.exists():
+        return False
     updates = {"status": Refund.Status.SUCCEEDED, "last_error": "", "updated_at": timezone.now()}
     if gateway_refund_id:
+        _take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
         updates["gateway_refund_id"] = gateway_refund_id
-    updated = Refund.objects.filter(
-        pk=refund_id, status__in=(*IN_FLIGHT_STATUSES, Refund.Status.FAILED)
-    ).update(**updates)
-    if updated != 1:
-        return False
+    movable.update(**updates)
     refund = Refund.objects.select_related("booking__customer").get(pk=refund_id)
     _sync_payment_status(payment_id=refund.payment_id)
     record_event(
@@ -68,18 +77,73 @@ def mark_refund_succeeded(*, refund_id: int, gateway_refund_id: str) -> bool:
     return True
 
 
+@transaction.atomic
 def mark_refund_awaiting_gateway(*, refund_id: int, gateway_refund_id: str) -> bool:
     """The gateway accepted the refund but has not processed it yet: keep PROCESSING and
-    remember its id so the refund webhook can reconcile it."""
-    return (
-        Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES).update(
-            status=Refund.Status.PROCESSING,
-            gateway_refund_id=gateway_refund_id,
-            last_error="",
+    remember its id so the refund webhook can reconcile it. Returns False when the
+    refund is no longer in flight (e.g. its webhook got there first)."""
+    lock_payment_of_refund(refund_id)
+    in_flight = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES)
+    if not in_flight.exists():
+        return False
+    _take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
+    in_flight.update(
+        status=Refund.Status.PROCESSING,
+        gateway_refund_id=gateway_refund_id,
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    return True
+
+
+def _take_gateway_refund_id(*, refund_id: int, gateway_refund_id: str) -> None:
+    """Make ``gateway_refund_id`` free for ``refund_id`` (unique index
+    ``refund_gateway_id_unique``); the caller holds the payment lock.
+
+    The gateway's answer to a refund's own idempotency key is authoritative. Another
+    refund can only hold that id through a guess: an event without our reference matched
+    by its amount (:func:`reconcile_gateway_refund`) before this refund's task recorded
+    the id. That refund goes back in flight (PROCESSING) without a gateway id, whatever
+    the guess made of it, with ``last_error`` saying why, its payment flagged for support
+    and a ``refund_gateway_id_moved`` timeline event; its execution is enqueued again, so
+    its own key asks the gateway for its own refund (replayed, never paid twice).
+    """
+    holder = (
+        Refund.objects.filter(gateway_refund_id=gateway_refund_id).exclude(pk=refund_id).first()
+    )
+    if holder is None:
+        return
+    error = (
+        f"Gateway refund {gateway_refund_id} was matched here by amount but belongs to "
+        f"refund #{refund_id}; asking the gateway again for this refund's own."
+    )
+    Refund.objects.filter(pk=holder.pk).update(
+        status=Refund.Status.PROCESSING,
+        gateway_refund_id="",
+        last_error=error,
+        updated_at=timezone.now(),
+    )
+    if holder.payment_id is not None:
+        Payment.objects.filter(pk=holder.payment_id).update(
+            flagged=True,
+            flag_reason=f"Refund #{holder.pk}: {error}"[:255],
             updated_at=timezone.now(),
         )
-        == 1
+    record_event(
+        booking_id=holder.booking_id,
+        kind="refund_gateway_id_moved",
+        actor_label="gateway",
+        reason=error[:255],
+        data={
+            "refund_id": holder.pk,
+            "previous_status": holder.status,
+            "gateway_refund_id": gateway_refund_id,
+            "moved_to_refund_id": refund_id,
+        },
     )
+    logger.warning("refund %s: %s", holder.pk, error)
+    _sync_payment_status(payment_id=holder.payment_id)
+    _enqueue_execution(holder.pk)
 
 
 def note_refund_error(*, refund_id: int, error: str) -> None:
@@ -133,13 +197,14 @@ def _sync_payment_status(*, payment_id: int | None) -> None:
         .get("total")
         or 0
     )
-    if succeeded <= 0 or payment.captured_amount_minor <= 0:
+    if payment.captured_amount_minor <= 0:
         return
-    new_status = (
-        Payment.Status.REFUNDED
-        if succeeded >= payment.captured_amount_minor
-        else Payment.Status.PARTIALLY_REFUNDED
-    )
+    if succeeded <= 0:
+        new_status = Payment.Status.CAPTURED
+    elif succeeded >= payment.captured_amount_minor:
+        new_status = Payment.Status.REFUNDED
+    else:
+        new_status = Payment.Status.PARTIALLY_REFUNDED
     Payment.objects.filter(
         pk=payment_id,
         status__in=(
@@ -178,43 +243,76 @@ def reconcile_gateway_refund(
     succeeded: bool,
     amount_minor: int | None,
     detail: str,
+    reference: str = "",
 ) -> Refund | None:
     """Apply a gateway refund event (``refund.processed``/``refund.failed``,
-    ``charge.refunded``) to our refund row. Idempotent; events may come late or twice.
+    ``charge.refunded``, ``refund.updated``) to our refund row. Idempotent; events may
+    come late, twice or before our task recorded the gateway's answer.
 
     The refund is found by ``gateway_refund_id`` on this payment; failing that (the
-    webhook beat our task to storing the id), by the oldest in-flight refund of the
-    payment with no gateway id and the same amount, which then gets the id. Success moves
-    PENDING/PROCESSING/FAILED -> SUCCEEDED and syncs the payment status; failure moves
-    PENDING/PROCESSING -> FAILED. SUCCEEDED is never moved back. Returns the refund
-    (refreshed) or None when no refund of ours matches (a refund made outside Slotwise:
-    the caller should flag it for support).
+    webhook beat our task to storing the id), by ``reference``, the idempotency key we
+    sent with the refund (``Refund.idempotency_key``), which then gets the id. An event
+    naming an earlier key round of a refund (a refund the gateway failed and support
+    retried as a new one) changes nothing. Only an event without a reference (a refund
+    made before references were sent) falls back to the amount, and only when exactly
+    one in-flight refund of the payment without a gateway id has that amount.
+    Success moves PENDING/PROCESSING/FAILED -> SUCCEEDED and syncs the payment status;
+    failure moves PENDING/PROCESSING -> FAILED. SUCCEEDED is never moved back. Returns
+    the refund (refreshed) or None when no refund of ours matches (a refund made outside
+    Slotwise, or an ambiguous amount: the caller flags the payment for support, who can
+    replay the event once the task recorded the id).
     """
     lock_payment(payment.pk)
     refund = Refund.objects.filter(payment=payment, gateway_refund_id=gateway_refund_id).first()
-    if refund is None and amount_minor is not None:
-        refund = (
-            Refund.objects.filter(
-                payment=payment,
-                gateway_refund_id="",
-                amount_minor=amount_minor,
-                status__in=IN_FLIGHT_STATUSES,
-            )
-            .order_by("created_at", "id")
-            .first()
-        )
-        if refund is not None:
-            Refund.objects.filter(pk=refund.pk, gateway_refund_id="").update(
-                gateway_refund_id=gateway_refund_id
-            )
     if refund is None:
-        logger.warning(
-            "gateway refund %s of payment %s matches no refund", gateway_refund_id, payment.pk
+        refund, current_round = _refund_named_by_event(
+            payment=payment, reference=reference, amount_minor=amount_minor
         )
-        return None
+        if refund is None:
+            logger.warning(
+                "gateway refund %s of payment %s matches no refund", gateway_refund_id, payment.pk
+            )
+            return None
+        if not current_round:
+            logger.info(
+                "gateway refund %s is an earlier round of refund %s: nothing to do",
+                gateway_refund_id,
+                refund.pk,
+            )
+            return refund
+        _take_gateway_refund_id(refund_id=refund.pk, gateway_refund_id=gateway_refund_id)
+        Refund.objects.filter(pk=refund.pk, gateway_refund_id="").update(
+            gateway_refund_id=gateway_refund_id
+        )
     if succeeded:
         mark_refund_succeeded(refund_id=refund.pk, gateway_refund_id=gateway_refund_id)
     else:
         mark_refund_failed(refund_id=refund.pk, error=detail or "The gateway reported a failure.")
     refund.refresh_from_db()
     return refund
+
+
+def _refund_named_by_event(
+    *, payment: Payment, reference: str, amount_minor: int | None
+) -> tuple[Refund | None, bool]:
+    """The payment's refund an event without a known gateway id is about, and whether
+    the event is about its current key round. See :func:`reconcile_gateway_refund`."""
+    refunds = list(Refund.objects.filter(payment=payment).order_by("created_at", "id"))
+    if reference:
+        for refund in refunds:
+            if refund.idempotency_key == reference and not refund.gateway_refund_id:
+                return refund, True
+            earlier = {refund.idempotency_key_of_round(n) for n in range(refund.key_round)}
+            if reference in earlier:
+                return refund, False
+        return None, False
+    if amount_minor is None:
+        return None, False
+    candidates = [
+        refund
+        for refund in refunds
+        if refund.status in IN_FLIGHT_STATUSES
+        and not refund.gateway_refund_id
+        and refund.amount_minor == amount_minor
+    ]
+    return (candidates[0], True) if len(candidates) == 1 else (None, False)

@@ -12,12 +12,17 @@ RAZORPAY_BASE = "https://razorpay.test.invalid"
 
 @pytest.fixture
 def fake_gateways(settings):
-    """Point the SDKs at hosts that only ``responses`` answers."""
+    """Point the SDKs at hosts that only ``responses`` answers; the webhook secrets the
+    signing helpers of ``payments.tests.conftest`` use."""
+    from payments.tests.conftest import RAZORPAY_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
+
     settings.STRIPE_API_BASE = STRIPE_BASE
     settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
     settings.RAZORPAY_API_BASE = RAZORPAY_BASE
     settings.RAZORPAY_KEY_ID = "rzp_test_fake"
     settings.RAZORPAY_KEY_SECRET = "rzp_secret_fake"
+    settings.RAZORPAY_WEBHOOK_SECRET = RAZORPAY_WEBHOOK_SECRET
     return settings
 
 
