@@ -1,7 +1,8 @@
 """Razorpay through its SDK (orders, checkout signature, refunds, webhooks).
 
 The SDK's errors do not carry the HTTP status, so the client's ``requests`` session
-records the last response status with a hook; retryable = network error, 429 or 5xx.
+records the last response status with a hook; retryable = network error, 5xx, 429 or 409
+(``RETRYABLE_4XX``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from payments.gateways.base import (
 from payments.gateways.razorpay_events import interpret_razorpay_event
 
 TIMEOUT_SECONDS = 15
+# Besides network errors and 5xx, two 4xx are retried on purpose (with the same
+# X-Refund-Idempotency key): 429, rate limited, nothing was done; 409, Razorpay's answer
+# while an earlier request with the same idempotency key is still being processed
+# ("you may retry the request"). Every other 4xx is final.
+RETRYABLE_4XX = (409, 429)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -70,7 +76,7 @@ class RazorpayGateway(PaymentGateway):
         except requests.exceptions.RequestException as exc:
             status = session.last_status  # type: ignore[attr-defined]
             # A non-JSON error body surfaces as a JSON decode error of the response.
-            retryable = status is None or status >= 500 or status == 429
+            retryable = status is None or status >= 500 or status in RETRYABLE_4XX
             raise GatewayError(
                 f"razorpay {what}: {exc}", retryable=retryable, status=status
             ) from exc
@@ -81,7 +87,7 @@ class RazorpayGateway(PaymentGateway):
         ) as exc:
             status = session.last_status  # type: ignore[attr-defined]
             if status is not None:
-                retryable = status >= 500 or status == 429 or status == 409
+                retryable = status >= 500 or status in RETRYABLE_4XX
             else:
                 retryable = not isinstance(exc, razorpay.errors.BadRequestError)
             raise GatewayError(
@@ -123,6 +129,8 @@ class RazorpayGateway(PaymentGateway):
         return RefundResult(gateway_refund_id=refund["id"], status=status)
 
     def verify_checkout_signature(self, *, order_id: str, payment_id: str, signature: str) -> None:
+        if not signature.isascii():  # the SDK's compare_digest raises TypeError on it
+            raise InvalidSignature("the signature is not a hex digest")
         client, _ = self._client()
         try:
             client.utility.verify_payment_signature(
@@ -140,6 +148,8 @@ class RazorpayGateway(PaymentGateway):
         secret = settings.RAZORPAY_WEBHOOK_SECRET
         if not signature or not secret:
             raise InvalidSignature("missing signature or webhook secret")
+        if not signature.isascii():  # the SDK's compare_digest raises TypeError on it
+            raise InvalidSignature("the signature is not a hex digest")
         try:
             text = body.decode("utf-8")
             razorpay.Utility().verify_webhook_signature(text, signature, secret)

@@ -101,7 +101,12 @@ class SandboxGateway(PaymentGateway):
 
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         signature = _header(headers, SIGNATURE_HEADER)
-        if not signature or not hmac.compare_digest(sign(body), signature):
+        # A hex digest is ASCII; compare_digest raises TypeError on a non-ASCII str.
+        if (
+            not signature
+            or not signature.isascii()
+            or not hmac.compare_digest(sign(body), signature)
+        ):
             raise InvalidSignature("sandbox signature mismatch")
         try:
             payload = json.loads(body)

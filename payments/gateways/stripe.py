@@ -45,6 +45,10 @@ def _gateway_error(what: str, exc: stripe.StripeError) -> GatewayError:
     if isinstance(exc, stripe.APIConnectionError) or status is None:
         retryable = True
     else:
+        # Besides 5xx, two 4xx are retried on purpose (the same idempotency key goes with
+        # the retry): 429, rate limited, nothing was done; 409, another request with the
+        # same idempotency key is still in progress (or a lock timed out), and the retry
+        # gets its answer. Every other 4xx is final.
         retryable = status >= 500 or status in (409, 429)
     return GatewayError(f"stripe {what}: {exc}", retryable=retryable, status=status)
 
@@ -158,6 +162,8 @@ class StripeGateway(PaymentGateway):
         signature = _header(headers, "Stripe-Signature")
         if not secret or not signature:
             raise InvalidSignature("missing signature or webhook secret")
+        if not signature.isascii():  # the SDK's compare_digest raises TypeError on it
+            raise InvalidSignature("the signature header is not ASCII")
         try:
             stripe.Webhook.construct_event(
                 body, signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS

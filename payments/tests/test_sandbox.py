@@ -84,6 +84,30 @@ def test_a_razorpay_order_has_no_sandbox_checkout(client):
     assert payment.status == Payment.Status.CREATED
 
 
+@pytest.mark.parametrize("tamper", ["body", "secret", "missing", "non_ascii"])
+def test_bad_sandbox_signature_is_400_and_stores_nothing(client, sandbox_payment, tamper):
+    body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
+    signed = {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+    if tamper == "body":
+        body = body.replace(b'"status":"captured"', b'"status":"captured" ')
+    elif tamper == "secret":
+        signed["HTTP_X_SANDBOX_SIGNATURE"] = hmac_hex(body, "not-the-sandbox-secret")
+    elif tamper == "missing":
+        signed = {}
+    else:  # hmac.compare_digest raises TypeError on non-ASCII str
+        signed["HTTP_X_SANDBOX_SIGNATURE"] = "é" * 64
+
+    response = post_webhook(client, "sandbox", body, signed)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_signature"
+    assert WebhookEvent.objects.count() == 0
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == "PENDING_PAYMENT"
+    sandbox_payment.refresh_from_db()
+    assert sandbox_payment.status == Payment.Status.CREATED
+
+
 def test_sandbox_webhook_from_outside_is_verified_with_the_secret(client, sandbox_payment):
     body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
     assert headers["X-Sandbox-Signature"] == hmac_hex(body, SANDBOX_SECRET)

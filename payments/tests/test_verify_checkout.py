@@ -54,10 +54,12 @@ def test_valid_signature_confirms_the_booking(customer_client, payment):
     assert (payment.status, payment.payment_id) == (Payment.Status.CAPTURED, "pay_V1")
 
 
-@pytest.mark.parametrize("tamper", ["secret", "payment_id", "client_order_id"])
+@pytest.mark.parametrize("tamper", ["secret", "payment_id", "client_order_id", "non_ascii"])
 def test_bad_signature_is_400_and_changes_nothing(customer_client, payment, tamper):
     if tamper == "secret":
         fields = checkout_fields("order_V1", secret="wrong")
+    elif tamper == "non_ascii":  # hmac.compare_digest raises TypeError on non-ASCII str
+        fields = {**checkout_fields("order_V1"), "razorpay_signature": "é" * 64}
     elif tamper == "payment_id":
         fields = {**checkout_fields("order_V1"), "razorpay_payment_id": "pay_OTHER"}
     else:  # signed for another order: our stored order id is what counts

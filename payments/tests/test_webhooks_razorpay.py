@@ -81,7 +81,7 @@ def test_signed_capture_confirms_the_booking_and_records_the_event(client, payme
     assert step.actor_label == "razorpay"
 
 
-@pytest.mark.parametrize("tamper", ["body", "secret", "missing"])
+@pytest.mark.parametrize("tamper", ["body", "secret", "missing", "non_ascii"])
 def test_bad_signature_is_400_and_stores_nothing(client, payment, tamper):
     payload = captured(payment)
     if tamper == "secret":
@@ -92,6 +92,8 @@ def test_bad_signature_is_400_and_stores_nothing(client, payment, tamper):
         body = body.replace(b'"amount": ', b'"amount": 1')
     if tamper == "missing":
         del headers["HTTP_X_RAZORPAY_SIGNATURE"]
+    if tamper == "non_ascii":  # hmac.compare_digest raises TypeError on non-ASCII str
+        headers["HTTP_X_RAZORPAY_SIGNATURE"] = "é" * 64
 
     response = post_webhook(client, "razorpay", body, headers)
 

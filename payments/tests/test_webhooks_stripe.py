@@ -76,10 +76,16 @@ def test_unpaid_checkout_session_is_recorded_but_changes_nothing(client, payment
     assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
 
 
-@pytest.mark.parametrize("tamper", ["body", "secret", "stale"])
+@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "non_ascii", "non_ascii_v1"])
 def test_bad_or_stale_signature_is_400_and_stores_nothing(client, payment, tamper):
     payload = session_completed(payment)
-    if tamper == "secret":
+    if tamper == "non_ascii":
+        body, _ = stripe_delivery(payload)
+        headers = {"HTTP_STRIPE_SIGNATURE": "é" * 64}
+    elif tamper == "non_ascii_v1":  # well-formed and fresh, but compare_digest would raise
+        body, _ = stripe_delivery(payload)
+        headers = {"HTTP_STRIPE_SIGNATURE": f"t={int(time.time())},v1={'é' * 64}"}
+    elif tamper == "secret":
         body, headers = stripe_delivery(payload, secret="whsec_wrong")
     elif tamper == "stale":
         body, headers = stripe_delivery(payload, timestamp=int(time.time()) - 301)
