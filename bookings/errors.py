@@ -11,6 +11,7 @@ __all__ = [
     "SlotBlocked",
     "SlotInPast",
     "SlotUnavailable",
+    "VariantDoesNotFit",
     "VariantNotOffered",
 ]
 
@@ -43,6 +44,11 @@ class SlotInPast(InvalidRequest):
 class VariantNotOffered(InvalidRequest):
     code = "variant_not_offered"
     title = "The partner does not offer this service variant"
+
+
+class VariantDoesNotFit(InvalidRequest):
+    code = "variant_does_not_fit"
+    title = "The service variant takes longer than the slot"
 
 
 class NoPartnerAvailable(NotFound):

@@ -10,6 +10,7 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -25,7 +26,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
-from partners.models import City, Partner, Service, Slot
+from partners.models import City, Partner, Service, ServiceVariant, Slot
 
 ONE_DAY = timedelta(days=1)
 
@@ -34,10 +35,33 @@ def _shifted(field: str, delta: timedelta) -> ExpressionWrapper:
     return ExpressionWrapper(OuterRef(field) + delta, output_field=DateTimeField())
 
 
+def _required_length(*, service: Service, variant: ServiceVariant | None):
+    """The shortest slot (``end - start``) that can hold the job, as an SQL interval.
+
+    With a variant: its ``duration_minutes``. Without one: the duration of the service's
+    shortest active variant (a scalar subquery, evaluated once), because a slot shorter
+    than every variant could not be booked at all; a service with no active variant
+    yields NULL, so no slot fits.
+    """
+    if variant is not None:
+        return Value(timedelta(minutes=variant.duration_minutes), output_field=DurationField())
+    shortest = (
+        ServiceVariant.objects.filter(service_id=service.pk, active=True)
+        .order_by("duration_minutes")
+        .values("duration_minutes")[:1]
+    )
+    return ExpressionWrapper(
+        Subquery(shortest, output_field=IntegerField())
+        * Value(timedelta(minutes=1), output_field=DurationField()),
+        output_field=DurationField(),
+    )
+
+
 def assignment_candidates(
     *,
     city: City,
     service: Service,
+    variant: ServiceVariant | None = None,
     start_from: datetime | None = None,
     start_to: datetime | None = None,
     now: datetime | None = None,
@@ -45,10 +69,12 @@ def assignment_candidates(
     """Open slots of eligible partners, best first (see :func:`best_assignment`).
 
     Eligible partner: active, verified, in ``city``, offers ``service`` (every active
-    variant of an offered service is bookable, so a requested variant does not narrow
-    the choice; the API validates it belongs to the service). Fitting slot: not
-    blocked, at least one free seat, starts after ``now`` and within
-    [``start_from``, ``start_to``] (inclusive).
+    variant of an offered service is bookable; the API validates that ``variant``
+    belongs to the service). Fitting slot: not blocked, at least one free seat, starts
+    after ``now`` and within [``start_from``, ``start_to``] (inclusive), and long enough
+    for the job: ``end - start`` is at least ``variant.duration_minutes``, or without a
+    variant at least the duration of the service's shortest active variant (so the slot
+    can be booked with some variant; :func:`_required_length`).
 
     Ranking, deterministic:
 
@@ -87,7 +113,9 @@ def assignment_candidates(
         .annotate(n=Count("pk"))
         .values("n")
     )
-    slots = Slot.objects.filter(
+    slots = Slot.objects.alias(
+        length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
+    ).filter(
         offers_service,
         blocked=False,
         booked__lt=F("capacity"),
@@ -95,6 +123,7 @@ def assignment_candidates(
         partner__city_id=city.pk,
         partner__active=True,
         partner__verified=True,
+        length__gte=_required_length(service=service, variant=variant),
     )
     if start_from is not None:
         slots = slots.filter(start__gte=start_from)

@@ -33,7 +33,12 @@ class AssignRequestSerializer(serializers.Serializer):
         slug_field="slug", queryset=Service.objects.filter(active=True)
     )
     variant = serializers.PrimaryKeyRelatedField(
-        queryset=ServiceVariant.objects.filter(active=True), required=False, allow_null=True
+        queryset=ServiceVariant.objects.filter(active=True),
+        required=False,
+        allow_null=True,
+        help_text="Variant of `service` the job is for: only slots at least its "
+        "`duration_minutes` long are considered. Omitted: slots long enough for the "
+        "service's shortest active variant.",
     )
 
     def get_fields(self):
@@ -71,7 +76,12 @@ class AssignmentSerializer(serializers.Serializer):
 
 class BookingCreateSerializer(serializers.Serializer):
     slot_id = serializers.IntegerField(min_value=1)
-    variant_id = serializers.IntegerField(min_value=1)
+    variant_id = serializers.IntegerField(
+        min_value=1,
+        help_text="A variant the slot's partner offers (else 400 `variant_not_offered`) "
+        "whose `duration_minutes` fits in the slot, `end - start` (else 400 "
+        "`variant_does_not_fit`).",
+    )
     quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
     gateway = serializers.ChoiceField(
         choices=Gateway.choices,

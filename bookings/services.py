@@ -19,6 +19,7 @@ from bookings.errors import (
     SlotInPast,
     SlotNotFound,
     SlotUnavailable,
+    VariantDoesNotFit,
     VariantNotOffered,
 )
 from bookings.models import Booking, BookingStatus
@@ -43,6 +44,23 @@ def _offered_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
     return variant
 
 
+def bookable_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
+    """The variant, if the slot's partner offers it and it fits in the slot.
+
+    Raises VariantNotOffered (400), or VariantDoesNotFit (400) when its
+    ``duration_minutes`` is longer than the slot (``end - start``).
+    """
+    variant = _offered_variant(slot=slot, variant_id=variant_id)
+    slot_minutes = (slot.end - slot.start).total_seconds() / 60
+    if variant.duration_minutes > slot_minutes:
+        raise VariantDoesNotFit(
+            f"The variant takes {variant.duration_minutes} minutes; "
+            f"the slot is {slot_minutes:g} minutes long.",
+            errors={"variant_id": ["Longer than the slot."]},
+        )
+    return variant
+
+
 @transaction.atomic
 def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> Booking:
     """Hold ``quantity`` seats of a slot for ``customer`` and create the booking.
@@ -52,8 +70,8 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
     created in PENDING_PAYMENT with ``hold_expires_at = now + BOOKING_HOLD_MINUTES``
     and amount = variant price x quantity, and the timeline gets a ``created`` event.
 
-    Raises SlotNotFound (404), SlotInPast (400), VariantNotOffered (400),
-    PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing is written
+    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit
+    (400), PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing is written
     when it raises.
     """
     if quantity < 1:
@@ -68,7 +86,7 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
         raise PartnerUnavailable("The partner of this slot is not taking bookings.")
     if slot.blocked:
         raise SlotBlocked("The partner has blocked this slot.")
-    variant = _offered_variant(slot=slot, variant_id=variant_id)
+    variant = bookable_variant(slot=slot, variant_id=variant_id)
 
     if not take_seats(slot_id=slot.pk, quantity=quantity):
         raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")

@@ -40,8 +40,13 @@ class AssignPartnerView(APIView):
     @extend_schema(
         operation_id="partners_assign",
         summary="Best available partner and slot",
-        description="Ranking: earliest fitting slot, then partner rating (highest first), "
-        "then fewest bookings of the partner that day (city time zone), then partner id.",
+        description="Among active, verified partners of the city offering the service, "
+        "the open slot (not blocked, a free seat, in the `from`/`to` window) that the job "
+        "fits in: `end - start` at least the `variant`'s `duration_minutes`, or without a "
+        "`variant` at least the service's shortest active variant. Ranking: earliest "
+        "fitting slot, then partner rating (highest first), then fewest bookings of the "
+        "partner that day (city time zone), then partner id, then slot id. "
+        "No such slot: 404 `no_partner_available`.",
         request=AssignRequestSerializer,
         responses={200: AssignmentSerializer, 400: PROBLEM, 403: PROBLEM, 404: PROBLEM},
     )
@@ -53,6 +58,7 @@ class AssignPartnerView(APIView):
         slot = selectors.best_assignment(
             city=data["city"],
             service=data["service"],
+            variant=data.get("variant"),
             start_from=data.get("from"),
             start_to=data.get("to"),
         )
@@ -108,6 +114,13 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="Book a slot (hold seats, start the payment)",
+        description="Takes `quantity` seats of the slot and holds them for "
+        "`BOOKING_HOLD_MINUTES` in PENDING_PAYMENT; amount = variant price x quantity. "
+        "Errors: 404 `slot_not_found`; 400 `slot_in_past`, `variant_not_offered` (the "
+        "slot's partner does not offer the variant), `variant_does_not_fit` (the variant's "
+        "`duration_minutes` is longer than the slot, `end - start`); 409 "
+        "`partner_unavailable`, `slot_blocked`, `slot_unavailable` (not enough free seats). "
+        "Nothing is booked when it fails.",
         parameters=[IDEMPOTENCY_KEY],
         request=BookingCreateSerializer,
         responses={

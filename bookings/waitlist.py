@@ -29,10 +29,11 @@ from bookings.errors import (
     SlotInPast,
     SlotNotFound,
     SlotUnavailable,
+    VariantDoesNotFit,
     VariantNotOffered,
 )
 from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
-from bookings.services import _offered_variant, book_slot
+from bookings.services import book_slot, bookable_variant
 from bookings.transitions import record_event
 from common.problems import Conflict, DomainError, NotFound
 from partners.models import Slot
@@ -70,10 +71,10 @@ def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1)
     the entry inserted, so a release that commits meanwhile either happens first
     (-> SlotHasRoom) or sees the new entry and promotes it.
 
-    Raises SlotNotFound (404), SlotInPast / VariantNotOffered (400), PartnerUnavailable
-    / SlotBlocked (409), SlotHasRoom (409) when the seats can be booked now,
-    AlreadyWaitlisted (409) when the customer has a waiting or offered entry on the
-    slot. Nothing is written when it raises.
+    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit (400),
+    PartnerUnavailable / SlotBlocked (409), SlotHasRoom (409) when the seats can be
+    booked now, AlreadyWaitlisted (409) when the customer has a waiting or offered entry
+    on the slot. Nothing is written when it raises.
     """
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
@@ -87,7 +88,7 @@ def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1)
         raise PartnerUnavailable("The partner of this slot is not taking bookings.")
     if slot.blocked:
         raise SlotBlocked("The partner has blocked this slot.")
-    variant = _offered_variant(slot=slot, variant_id=variant_id)
+    variant = bookable_variant(slot=slot, variant_id=variant_id)
     if slot.capacity - slot.booked >= quantity:
         raise SlotHasRoom(f"The slot has {quantity} free seat(s): book it instead.")
     try:
@@ -133,9 +134,9 @@ def promote_waitlist(*, slot_id: int) -> list[int]:
     seats are taken by :func:`book_slot`'s conditional UPDATE (never oversold); each
     offered entry becomes ``offered`` with its PENDING_PAYMENT booking in the same
     transaction. Waiting entries of a slot that already started are expired; entries
-    whose variant is no longer offered are expired; a blocked slot or an unavailable
-    partner offers nothing. Returns the ids of the bookings created; call
-    :func:`start_offer` for each after commit (the task does).
+    whose variant is no longer offered or no longer fits the slot are expired; a blocked
+    slot or an unavailable partner offers nothing. Returns the ids of the bookings
+    created; call :func:`start_offer` for each after commit (the task does).
     """
     slot = Slot.objects.select_for_update(of=("self",)).select_related("partner")
     slot = slot.filter(pk=slot_id).first()
@@ -183,7 +184,7 @@ def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
             variant_id=entry.variant_id,
             quantity=entry.quantity,
         )
-    except VariantNotOffered:
+    except (VariantNotOffered, VariantDoesNotFit):
         WaitlistEntry.objects.filter(pk=entry.pk).update(
             status=WaitlistStatus.EXPIRED, updated_at=now
         )

@@ -62,6 +62,9 @@ class DemoPartner:
     staff: tuple[str, ...]
     capacity: int = 1
     user_email: str | None = None
+    # As long as the longest variant of the partner's services, so every variant fits
+    # every slot (a booking is refused when the variant takes longer than the slot).
+    slot_minutes: int = 60
 
 
 PARTNERS = [
@@ -72,15 +75,26 @@ PARTNERS = [
         "4.60",
         ("Ravi Kumar", "Anita Rao", "Suresh Gowda"),
         user_email=PARTNER_EMAIL,
+        slot_minutes=180,
     ),
     DemoPartner(
         "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
     ),
     DemoPartner(
-        "CoolBreeze AC Care", "mumbai", ("ac-repair",), "4.30", ("Imran Shaikh", "Joy D'Souza")
+        "CoolBreeze AC Care",
+        "mumbai",
+        ("ac-repair",),
+        "4.30",
+        ("Imran Shaikh", "Joy D'Souza"),
+        slot_minutes=90,
     ),
     DemoPartner(
-        "Glow Salon at Home", "mumbai", ("salon-at-home",), "4.50", ("Priya Nair", "Kavya Shah")
+        "Glow Salon at Home",
+        "mumbai",
+        ("salon-at-home",),
+        "4.50",
+        ("Priya Nair", "Kavya Shah"),
+        slot_minutes=90,
     ),
     DemoPartner(
         "Capital Cleaners",
@@ -88,6 +102,7 @@ PARTNERS = [
         ("home-cleaning", "ac-repair"),
         "4.40",
         ("Amit Verma", "Neha Singh"),
+        slot_minutes=180,
     ),
     DemoPartner(
         "Sunrise Yoga Delhi", "delhi", ("yoga-class",), "4.70", ("Rohit Malhotra",), capacity=8
@@ -95,7 +110,7 @@ PARTNERS = [
 ]
 
 SLOT_DAYS = 7
-SLOT_HOURS = range(9, 18)  # local start hours: 09:00 ... 17:00, one hour each
+DAY_START, DAY_END = time(9), time(18)  # local working hours, cut into back-to-back slots
 
 
 def ensure_cities() -> dict[str, City]:
@@ -179,19 +194,23 @@ def ensure_partner(
     return partner
 
 
-def ensure_week_of_slots(partner: Partner, *, capacity: int, today=None) -> int:
-    """Hourly slots for the next ``SLOT_DAYS`` days from tomorrow (city time); returns new count.
+def ensure_week_of_slots(partner: Partner, *, capacity: int, minutes: int = 60, today=None) -> int:
+    """Slots of ``minutes`` from DAY_START to DAY_END, for the next ``SLOT_DAYS`` days from
+    tomorrow (city time); returns how many were created.
 
-    Skips any hour the partner already covers, so reruns (and a partner's own slots) are kept.
+    Skips any slot the partner already overlaps, so reruns (and a partner's own slots) are
+    kept.
     """
     tz = ZoneInfo(partner.city.time_zone)
     today = today or timezone.now().astimezone(tz).date()
+    length = timedelta(minutes=minutes)
     wanted = []
     for day in range(1, SLOT_DAYS + 1):
         date = today + timedelta(days=day)
-        for hour in SLOT_HOURS:
-            start = datetime.combine(date, time(hour), tzinfo=tz)
-            wanted.append(services.SlotSpec(start, start + timedelta(hours=1), capacity))
+        start = datetime.combine(date, DAY_START, tzinfo=tz)
+        while start + length <= datetime.combine(date, DAY_END, tzinfo=tz):
+            wanted.append(services.SlotSpec(start, start + length, capacity))
+            start += length
     existing = list(
         Slot.objects.filter(
             partner=partner, start__lt=wanted[-1].end, end__gt=wanted[0].start
@@ -214,7 +233,9 @@ def load_demo_data(*, stdout) -> None:
     created_slots = 0
     for spec in PARTNERS:
         partner = ensure_partner(spec, cities=cities, catalog=catalog, users=users)
-        created_slots += ensure_week_of_slots(partner, capacity=spec.capacity)
+        created_slots += ensure_week_of_slots(
+            partner, capacity=spec.capacity, minutes=spec.slot_minutes
+        )
     stdout.write(
         f"Catalog: {len(cities)} cities, {len(catalog)} services, {len(PARTNERS)} partners, "
         f"{created_slots} new slots."

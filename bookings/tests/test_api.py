@@ -14,6 +14,7 @@ from common.models import IdempotencyKey
 from common.testing import run_concurrently
 from conftest import authed_client
 from partners.factories import PartnerFactory, ServiceVariantFactory, SlotFactory
+from partners.models import ServiceVariant
 from payments.models import Payment
 
 URL = "/api/v1/bookings"
@@ -113,6 +114,7 @@ def test_malformed_json_is_a_400_problem(customer_client, slot):
         ("past", 400, "slot_in_past"),
         ("blocked", 409, "slot_blocked"),
         ("not_offered", 400, "variant_not_offered"),
+        ("too_long", 400, "variant_does_not_fit"),
         ("full", 409, "slot_unavailable"),
         ("too_many", 409, "slot_unavailable"),
     ],
@@ -131,6 +133,10 @@ def test_business_rule_violations_have_their_own_code(
         body["slot_id"] = 99999999
     if case == "not_offered":
         body["variant_id"] = ServiceVariantFactory().pk
+    if case == "too_long":  # the slot is one hour long
+        body["variant_id"] = ServiceVariantFactory(
+            service=variant.service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=180
+        ).pk
 
     response = customer_client.post(URL, body, format="json")
 
@@ -373,6 +379,34 @@ def test_assign_returns_the_best_partner_and_its_slot(customer_client, city, ser
     assert body["slot"]["id"] == best.pk
     assert (body["slot"]["available"], body["slot"]["partner_id"]) == (2, high.pk)
     assert body["day_bookings"] == 0
+
+
+@pytest.mark.django_db
+def test_assign_with_a_variant_picks_the_earliest_slot_it_fits_in(
+    customer_client, city, service, variant
+):
+    premium = ServiceVariantFactory(
+        service=service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=180
+    )
+    start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    hour = SlotFactory(partner=PartnerFactory(city=city, services=[service]), start=start)
+    long = SlotFactory(
+        partner=PartnerFactory(city=city, services=[service]),
+        start=start + timedelta(hours=2),
+        end=start + timedelta(hours=5),
+    )
+
+    def assigned(**extra):
+        body = {"city": city.slug, "service": service.slug, **extra}
+        response = customer_client.post(ASSIGN, body, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["slot"]["id"]
+
+    assert assigned(variant=premium.pk) == long.pk
+    assert assigned(variant=variant.pk) == hour.pk
+    assert assigned() == hour.pk  # the shortest variant (60 min) fits the 1-hour slot
+    booked = customer_client.post(URL, _body(long, premium), format="json")
+    assert booked.status_code == 201, booked.content
 
 
 @pytest.mark.django_db

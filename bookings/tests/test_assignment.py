@@ -17,6 +17,13 @@ from partners.factories import (
     ServiceVariantFactory,
     SlotFactory,
 )
+from partners.models import ServiceVariant
+
+
+@pytest.fixture(autouse=True)
+def _service_is_bookable(variant):
+    """The service has an active 60-minute variant, so the 1-hour slots below fit it."""
+    return variant
 
 
 @pytest.fixture
@@ -66,10 +73,11 @@ def test_same_start_is_won_by_the_higher_rating(city, service, day):
 
 
 @pytest.mark.django_db
-def test_equal_rating_is_won_by_fewer_bookings_that_day_in_the_city_time_zone(city, service, day):
+def test_equal_rating_is_won_by_fewer_bookings_that_day_in_the_city_time_zone(
+    city, service, variant, day
+):
     # Bengaluru is UTC+05:30. The candidate slots start at 04:30 UTC = 10:00 local.
     start = day + timedelta(hours=4, minutes=30)
-    variant = ServiceVariantFactory(service=service)
     first = PartnerFactory(city=city, services=[service], rating="4.50")
     second = PartnerFactory(city=city, services=[service], rating="4.50")
     # first: its other booking is at 20:00 UTC the same UTC day, which is 01:30 local the
@@ -93,9 +101,8 @@ def test_equal_rating_is_won_by_fewer_bookings_that_day_in_the_city_time_zone(ci
 
 
 @pytest.mark.django_db
-def test_fewer_bookings_beat_a_lower_partner_id(city, service, day):
+def test_fewer_bookings_beat_a_lower_partner_id(city, service, variant, day):
     start = day + timedelta(hours=9)
-    variant = ServiceVariantFactory(service=service)
     busy = PartnerFactory(city=city, services=[service], rating="4.50")
     idle = PartnerFactory(city=city, services=[service], rating="4.50")
     BookingFactory(slot=_slot(busy, start - timedelta(hours=2)), variant=variant)
@@ -137,12 +144,62 @@ def test_window_narrows_the_choice(city, service, day):
 
 
 @pytest.mark.django_db
-def test_assignment_is_one_sql_query(city, service, day):
+@pytest.mark.parametrize("with_variant", [False, True])
+def test_assignment_is_one_sql_query(city, service, variant, day, with_variant):
     for rating in ("4.00", "4.50", "5.00"):
         _slot(PartnerFactory(city=city, services=[service], rating=rating), day)
 
     with CaptureQueriesContext(connection) as queries:
-        chosen = best_assignment(city=city, service=service)
+        chosen = best_assignment(
+            city=city, service=service, variant=variant if with_variant else None
+        )
         assert chosen.partner.rating is not None  # partner came with the same query
 
     assert len(queries) == 1
+
+
+# --- variant duration -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_variant_only_gets_slots_at_least_as_long_as_it_takes(city, service, variant, day):
+    premium = ServiceVariantFactory(
+        service=service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=180
+    )
+    star = PartnerFactory(city=city, services=[service], rating="5.00")
+    other = PartnerFactory(city=city, services=[service], rating="3.00")
+    hour = _slot(star, day + timedelta(hours=4))
+    _slot(other, day + timedelta(hours=5), end=day + timedelta(hours=7, minutes=59))  # 179 min
+    exactly = _slot(other, day + timedelta(hours=8), end=day + timedelta(hours=11))
+    _slot(star, day + timedelta(hours=9), end=day + timedelta(hours=13))  # fits, but later
+
+    assert best_assignment(city=city, service=service, variant=premium) == exactly
+    assert best_assignment(city=city, service=service, variant=variant) == hour
+    premium.duration_minutes = 600
+    premium.save()
+    assert best_assignment(city=city, service=service, variant=premium) is None
+
+
+@pytest.mark.django_db
+def test_without_a_variant_the_slot_must_fit_the_service_shortest_active_variant(
+    city, service, variant, day
+):
+    # variant (60 min) is deactivated: the shortest active one now takes 90 minutes.
+    variant.active = False
+    variant.save()
+    ServiceVariantFactory(service=service, tier=ServiceVariant.Tier.EXPRESS, duration_minutes=90)
+    ServiceVariantFactory(service=service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=180)
+    partner = PartnerFactory(city=city, services=[service])
+    _slot(partner, day + timedelta(hours=4))  # 60 min: no variant fits
+    expected = _slot(partner, day + timedelta(hours=6), end=day + timedelta(hours=7, minutes=30))
+
+    assert best_assignment(city=city, service=service) == expected
+
+
+@pytest.mark.django_db
+def test_a_service_without_an_active_variant_has_no_assignment(city, service, variant, day):
+    _slot(PartnerFactory(city=city, services=[service]), day + timedelta(hours=4))
+    variant.active = False
+    variant.save()
+
+    assert best_assignment(city=city, service=service) is None

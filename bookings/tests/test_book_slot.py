@@ -12,6 +12,7 @@ from bookings.errors import (
     SlotInPast,
     SlotNotFound,
     SlotUnavailable,
+    VariantDoesNotFit,
     VariantNotOffered,
 )
 from bookings.models import Booking, BookingEvent, BookingStatus
@@ -78,6 +79,7 @@ def test_quantity_above_free_seats_is_rejected(customer, make_slot, variant):
         ("variant_of_other_service", VariantNotOffered),
         ("inactive_variant", VariantNotOffered),
         ("unknown_variant", VariantNotOffered),
+        ("variant_longer_than_slot", VariantDoesNotFit),
         ("unknown_slot", SlotNotFound),
     ],
 )
@@ -99,6 +101,9 @@ def test_invalid_booking_raises_its_error_and_writes_nothing(
         variant.save()
     elif setup == "unknown_variant":
         variant_id = 987654
+    elif setup == "variant_longer_than_slot":  # the slot is 60 minutes long
+        variant.duration_minutes = 61
+        variant.save()
     elif setup == "unknown_slot":
         slot_id = 987654
 
@@ -109,6 +114,21 @@ def test_invalid_booking_raises_its_error_and_writes_nothing(
     assert slot.booked == 0
     assert not Booking.objects.exists()
     assert not BookingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_variant_as_long_as_the_slot_fits(customer, make_slot, variant):
+    slot = make_slot()
+    slot.end = slot.start + timedelta(minutes=180)
+    slot.save()
+    variant.duration_minutes = 180
+    variant.save()
+
+    booking = book_slot(customer=customer, slot_id=slot.pk, variant_id=variant.pk)
+
+    assert booking.variant == variant
+    slot.refresh_from_db()
+    assert slot.booked == 1
 
 
 def _book_or_refusal(customer, slot, variant, quantity: int = 1) -> Booking | SlotUnavailable:

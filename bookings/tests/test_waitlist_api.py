@@ -8,6 +8,7 @@ from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatu
 from bookings.transitions import transition_booking
 from conftest import authed_client
 from partners.factories import ServiceVariantFactory
+from partners.models import ServiceVariant
 
 JOIN = "/api/v1/slots/{}/waitlist"
 LIST = "/api/v1/waitlist"
@@ -147,11 +148,15 @@ def test_past_blocked_unknown_slot_and_foreign_variant_are_rejected_like_booking
     full = make_slot(capacity=1)
     BookingFactory(slot=full, variant=variant, status=BookingStatus.CONFIRMED)
     foreign = ServiceVariantFactory()  # a service the partner does not offer
+    too_long = ServiceVariantFactory(  # the slot is one hour long
+        service=variant.service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=61
+    )
 
     cases = [
         (_join(customer_client, past, variant), 400, "slot_in_past"),
         (_join(customer_client, blocked, variant), 409, "slot_blocked"),
         (_join(customer_client, full, foreign), 400, "variant_not_offered"),
+        (_join(customer_client, full, too_long), 400, "variant_does_not_fit"),
         (
             customer_client.post(JOIN.format(999999), {"variant_id": variant.pk}, format="json"),
             404,

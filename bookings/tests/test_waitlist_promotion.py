@@ -300,6 +300,25 @@ def test_an_entry_whose_variant_was_withdrawn_expires_and_the_next_is_served(
 
 
 @pytest.mark.django_db
+def test_an_entry_whose_variant_no_longer_fits_the_slot_expires_and_the_next_is_served(
+    make_slot, variant, django_capture_on_commit_callbacks
+):
+    slot, (booking,) = _full(make_slot, variant, 1)
+    longer = ServiceVariantFactory(service=variant.service, tier=ServiceVariant.Tier.PREMIUM)
+    stale = _wait(slot, longer)
+    served = _wait(slot, variant)
+    # The variant now takes longer than the slot (one hour).
+    type(longer).objects.filter(pk=longer.pk).update(duration_minutes=90)
+
+    _cancel(booking, django_capture_on_commit_callbacks)
+
+    assert _status(stale) == WaitlistStatus.EXPIRED
+    assert stale.offered_booking_id is None
+    assert _status(served) == WaitlistStatus.OFFERED
+    assert Booking.objects.filter(variant=longer).count() == 0
+
+
+@pytest.mark.django_db
 def test_a_blocked_slot_offers_nothing_until_unblocked(make_slot, variant):
     slot, (booking,) = _full(make_slot, variant, 1)
     entry = _wait(slot, variant)

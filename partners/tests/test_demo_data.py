@@ -1,4 +1,5 @@
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -51,6 +52,21 @@ def test_demo_logins_work_and_the_partner_owns_a_verified_partner_with_slots_and
         "express",
     }
     assert all(p > 0 for p in ServiceVariant.objects.values_list("price_minor", flat=True))
+
+
+@pytest.mark.django_db
+def test_every_demo_variant_fits_the_slots_of_the_partners_offering_it():
+    call_command("load_demo_data", "--force", stdout=io.StringIO())
+
+    for variant in ServiceVariant.objects.select_related("service"):
+        slots = Slot.objects.filter(partner__services=variant.service)
+        assert slots.exists(), variant
+        too_short = [
+            slot
+            for slot in slots
+            if slot.end - slot.start < timedelta(minutes=variant.duration_minutes)
+        ]
+        assert too_short == [], variant
 
 
 @pytest.mark.django_db
