@@ -84,6 +84,71 @@ def test_a_400_fails_the_refund_at_once_without_retries(
     assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_failed").exists()
 
 
+def _gateway_answers(gateway, payment, *answers):
+    """Register the gateway's refund endpoint answers, in order: ``(status, error code)``
+    for an error, ``200`` for the refund."""
+    if gateway == "stripe":
+        url, refund = STRIPE_REFUNDS, _stripe_refund()
+    else:
+        url = f"{RAZORPAY_BASE}/v1/payments/{payment.payment_id}/refund"
+        refund = {"id": "rfnd_fake_1", "entity": "refund", "amount": 49900, "status": "processed"}
+    for answer in answers:
+        if answer == 200:
+            responses.post(url, status=200, json=refund)
+        else:
+            status, code = answer
+            error = {"type": "invalid_request_error", "code": code, "message": code}
+            if gateway == "razorpay":
+                error = {"code": "BAD_REQUEST_ERROR", "description": code}
+            responses.post(url, status=status, json={"error": error})
+    return refund["id"]
+
+
+@pytest.mark.django_db
+@responses.activate
+@pytest.mark.parametrize("gateway", ["stripe", "razorpay"])
+@pytest.mark.parametrize(
+    "error", [(429, "rate_limit"), (409, "idempotency_key_in_use")], ids=["429", "409"]
+)
+def test_a_429_or_409_is_retried_with_the_same_key_and_then_succeeds(
+    gateway, error, fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    """Deliberate exceptions to "4xx is final" (payments/gateways): rate limited, or a
+    request with the same idempotency key still in progress at the gateway."""
+    payment = captured_payment(gateway=gateway)
+    gateway_refund_id = _gateway_answers(gateway, payment, error, 200)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.gateway_refund_id, refund.attempts) == (
+        Refund.Status.SUCCEEDED,
+        gateway_refund_id,
+        2,
+    )
+    header = "Idempotency-Key" if gateway == "stripe" else "X-Refund-Idempotency"
+    assert [c.request.headers[header] for c in responses.calls] == [refund.idempotency_key] * 2
+
+
+@pytest.mark.django_db
+@responses.activate
+@pytest.mark.parametrize("gateway", ["stripe", "razorpay"])
+def test_a_404_fails_the_refund_at_once_without_retries(
+    gateway, fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    payment = captured_payment(gateway=gateway)
+    _gateway_answers(gateway, payment, (404, "resource_missing"), 200)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.attempts) == (Refund.Status.FAILED, 1)
+    assert "resource_missing" in refund.last_error
+    assert len(responses.calls) == 1  # the 200 behind it was never asked for
+    payment.refresh_from_db()
+    assert payment.flagged
+
+
 @pytest.mark.django_db
 @responses.activate
 def test_retryable_errors_stop_after_the_last_attempt_and_mark_failed(
