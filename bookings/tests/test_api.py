@@ -1,13 +1,14 @@
 """HTTP surface of the booking core: create, idempotency, lists, assignment."""
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.factories import PartnerUserFactory
+from accounts.factories import CustomerFactory, PartnerUserFactory
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from common.models import IdempotencyKey
@@ -238,6 +239,70 @@ def test_a_409_outcome_is_replayed_not_retried(customer_client, make_slot, varia
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert not Booking.objects.exists()
+
+
+# --- concurrency over HTTP ------------------------------------------------------------------
+
+
+def _customer_clients(count: int, settings) -> list[APIClient]:
+    """One authenticated client per thread for ``count`` distinct customers (built before
+    the barrier; a test client is not shared between threads)."""
+    # JWT auth never checks a password: skip the slow hasher for the 50 test users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return [authed_client(user) for user in CustomerFactory.create_batch(count)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_customers_posting_for_one_seat_get_one_201_and_49_slot_unavailable(
+    make_slot, variant, settings
+):
+    slot = make_slot(capacity=1)
+    clients = _customer_clients(50, settings)
+
+    responses = run_concurrently(
+        50, lambda i: clients[i].post(URL, _body(slot, variant), format="json")
+    )
+
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 49
+    for refusal in (r for r in responses if r.status_code == 409):
+        assert json.loads(refusal.content)["code"] == "slot_unavailable"
+    slot.refresh_from_db()
+    assert slot.booked == 1
+    booking = Booking.objects.get()
+    assert Payment.objects.get().booking == booking
+    (winner,) = (r for r in responses if r.status_code == 201)
+    assert json.loads(winner.content)["id"] == booking.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_of_random_quantities_never_oversell_and_add_up(
+    make_slot, variant, settings
+):
+    slot = make_slot(capacity=5)
+    count = 30
+    quantities = [random.Random(i).randint(1, 3) for i in range(count)]
+    clients = _customer_clients(count, settings)
+
+    responses = run_concurrently(
+        count,
+        lambda i: clients[i].post(URL, _body(slot, variant, quantity=quantities[i]), format="json"),
+    )
+
+    assert {r.status_code for r in responses} <= {201, 409}, [r.content for r in responses]
+    for refusal in (r for r in responses if r.status_code == 409):
+        assert json.loads(refusal.content)["code"] == "slot_unavailable"
+    won = [json.loads(r.content) for r in responses if r.status_code == 201]
+    seats = sum(body["quantity"] for body in won)
+    slot.refresh_from_db()
+    assert slot.booked == seats
+    assert slot.booked <= slot.capacity
+    assert sorted(Booking.objects.filter(slot=slot).values_list("pk", flat=True)) == sorted(
+        body["id"] for body in won
+    )
+    assert sum(Booking.objects.filter(slot=slot).values_list("quantity", flat=True)) == seats
+    assert Payment.objects.count() == len(won)
+    # Every refusal saw fewer free seats than it asked for, so no 3-seat gap is left.
+    assert slot.capacity - slot.booked < 3
 
 
 # --- lists and details ----------------------------------------------------------------------
