@@ -73,6 +73,27 @@ def test_same_start_is_won_by_the_higher_rating(city, service, day):
 
 
 @pytest.mark.django_db
+def test_a_higher_rating_beats_fewer_bookings_that_day(city, service, variant, day):
+    # 04:30 UTC is 10:00 in Bengaluru; both other bookings are later that local day.
+    start = day + timedelta(hours=4, minutes=30)
+    rated = PartnerFactory(city=city, services=[service], rating="4.90")
+    idle = PartnerFactory(city=city, services=[service], rating="4.00")
+    BookingFactory(slot=_slot(rated, day + timedelta(hours=6)), variant=variant)
+    BookingFactory(
+        slot=_slot(rated, day + timedelta(hours=8)),
+        variant=variant,
+        status=BookingStatus.CONFIRMED,
+    )
+    expected = _slot(rated, start)
+    _slot(idle, start)
+
+    chosen = best_assignment(city=city, service=service)
+
+    assert chosen == expected
+    assert chosen.day_bookings == 2
+
+
+@pytest.mark.django_db
 def test_equal_rating_is_won_by_fewer_bookings_that_day_in_the_city_time_zone(
     city, service, variant, day
 ):
