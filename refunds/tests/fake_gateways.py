@@ -35,6 +35,7 @@ class FakeRefunds:
     - ``outcome``: ``"processed"`` (Stripe ``succeeded``) or ``"pending"``;
     - ``lose_answers``: that many answers are lost (the refund is made, the caller gets
       a connection error), like a response dropped on the way back;
+    - ``on_request(sent)``: called first thing on every request;
     - ``while_in_flight(refund)``: called while a new refund's request is still open
       (e.g. to deliver its webhook before our task has the answer);
     - ``atomic_block_seen``: ``connection.in_atomic_block`` at each request.
@@ -45,6 +46,7 @@ class FakeRefunds:
         self.payment = payment
         self.outcome = outcome
         self.lose_answers = 0
+        self.on_request: Callable[[dict], object] | None = None
         self.while_in_flight: Callable[[dict], object] | None = None
         self.atomic_block_seen: list[bool] = []
         self.refunds: dict[str, dict] = {}  # by idempotency key
@@ -82,6 +84,8 @@ class FakeRefunds:
     def _answer(self, request):
         self.atomic_block_seen.append(connection.in_atomic_block)
         sent = self._read(request)
+        if self.on_request is not None:
+            self.on_request(sent)
         with self._lock:
             refund = self.refunds.get(sent["key"])
             new = refund is None
