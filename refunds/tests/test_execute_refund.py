@@ -304,6 +304,47 @@ def test_support_retry_of_a_failed_refund_reuses_the_idempotency_key(
         services.retry_refund(refund_id=refund.pk, actor=support_user)
 
 
+@pytest.mark.django_db
+@responses.activate
+def test_the_task_schedules_its_retries_with_growing_jittered_backoff(
+    fake_gateways, captured_payment, django_capture_on_commit_callbacks
+):
+    """Eager Celery runs a retry at once, ignoring its countdown, so the countdown the
+    task asks for is read from spies that call the real ``retry_delay`` and
+    ``Task.retry``."""
+    from unittest import mock
+
+    from refunds import tasks
+
+    computed = []
+
+    def real_retry_delay(retries, **kwargs):
+        delay = retry_delay(retries, **kwargs)
+        computed.append((retries, delay))
+        return delay
+
+    payment = captured_payment(gateway="stripe")
+    responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)
+    responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)
+    responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund())
+    with (
+        mock.patch.object(tasks, "retry_delay", wraps=real_retry_delay),
+        mock.patch.object(execute_refund, "retry", wraps=execute_refund.retry) as retry_spy,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        refund = _create(payment)
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert [retries for retries, _ in computed] == [0, 1]
+    delays = [c.kwargs["countdown"] for c in retry_spy.call_args_list]
+    assert delays == [delay for _, delay in computed]
+    base = tasks.REFUND_RETRY_BASE_SECONDS
+    assert base / 2 <= delays[0] <= base  # first retry: jitter in [c/2, c], c = base
+    assert base <= delays[1] <= 2 * base  # second: c = 2 * base
+    assert delays[0] <= delays[1]
+
+
 @pytest.mark.parametrize("retries", [0, 1, 2, 3, 10])
 def test_retry_delay_is_exponential_with_jitter_and_capped(retries):
     ceiling = min(30 * 2**retries, 3600)
