@@ -1,12 +1,17 @@
 """The booking admin is a read-only console with the filters support needs."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingStatus
 from common.models import IdempotencyKey
-from partners.factories import SlotFactory
+from partners.factories import CityFactory, PartnerFactory, SlotFactory
+
+CHANGELIST = "/admin/bookings/booking/"
 
 
 @pytest.fixture
@@ -18,22 +23,40 @@ def admin_client(support_user) -> Client:
 
 @pytest.mark.django_db
 def test_changelist_filters_by_status_city_partner_and_date(admin_client):
-    confirmed = BookingFactory(status=BookingStatus.CONFIRMED)
-    pending = BookingFactory()
+    day = (timezone.now() + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    later_day = day + timedelta(days=2)
+    city_x, city_y = CityFactory(), CityFactory()
+    partner_a = PartnerFactory(city=city_x)
+    partner_b = PartnerFactory(city=city_y)
+    partner_c = PartnerFactory(city=city_x)
+    # Each filter below matches exactly one of these and excludes the other three.
+    confirmed = BookingFactory(
+        status=BookingStatus.CONFIRMED, slot=SlotFactory(partner=partner_a, start=day)
+    )
+    in_city_y = BookingFactory(slot=SlotFactory(partner=partner_b, start=day))
+    of_partner_c = BookingFactory(slot=SlotFactory(partner=partner_c, start=day))
+    later = BookingFactory(slot=SlotFactory(partner=partner_a, start=later_day))
 
-    page = admin_client.get("/admin/bookings/booking/")
+    page = admin_client.get(CHANGELIST)
     assert page.status_code == 200
     for filter_param in ("status", "partner__city", "partner", "slot__start"):
         assert filter_param in page.content.decode()
 
-    filtered = admin_client.get("/admin/bookings/booking/", {"status__exact": "CONFIRMED"})
-    assert list(filtered.context["cl"].result_list) == [confirmed]
-    by_city = admin_client.get(
-        "/admin/bookings/booking/", {"partner__city__id__exact": pending.partner.city_id}
-    )
-    assert pending in by_city.context["cl"].result_list
-    by_email = admin_client.get("/admin/bookings/booking/", {"q": pending.customer.email})
-    assert list(by_email.context["cl"].result_list) == [pending]
+    def listed(query: dict) -> list:
+        response = admin_client.get(CHANGELIST, query)
+        assert response.status_code == 200
+        return list(response.context["cl"].result_list)
+
+    assert set(listed({})) == {confirmed, in_city_y, of_partner_c, later}
+    assert listed({"status__exact": "CONFIRMED"}) == [confirmed]
+    assert listed({"partner__city__id__exact": city_y.pk}) == [in_city_y]
+    assert listed({"partner__id__exact": partner_c.pk}) == [of_partner_c]
+    # The date filter's own links send aware midnights (str() of the datetimes).
+    midnight = later_day.replace(hour=0)
+    assert listed(
+        {"slot__start__gte": str(midnight), "slot__start__lt": str(midnight + timedelta(days=1))}
+    ) == [later]
+    assert listed({"q": in_city_y.customer.email}) == [in_city_y]
 
 
 @pytest.mark.django_db
