@@ -1,4 +1,5 @@
-"""The refund task when answers get lost and runs overlap: the gateway still refunds once.
+"""The refund task when answers get lost and runs overlap (the gateway still refunds
+once), and where its gateway call runs (outside any transaction).
 
 Gateways are faked at the HTTP boundary (``refunds.tests.fake_gateways``) with their
 idempotency: one refund per idempotency key.
@@ -109,3 +110,26 @@ def test_two_concurrent_runs_of_the_task_for_one_refund_refund_once(
     )
     payment.refresh_from_db()
     assert payment.status == Payment.Status.REFUNDED
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_the_refund_request_of_a_cancellation_runs_outside_any_transaction(
+    fake_gateways, captured_payment, customer_client
+):
+    """Real commits (transaction=True): the cancel's transaction has committed and no
+    other is open when the gateway is called, so no row lock is held during HTTP."""
+    payment = captured_payment(gateway="stripe")
+    fake = FakeRefunds("stripe", payment).install()
+
+    response = customer_client.post(
+        f"/api/v1/bookings/{payment.booking_id}/cancel", {"reason": "plans changed"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert fake.atomic_block_seen == [False]
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.status, refund.gateway_refund_id) == (
+        Refund.Status.SUCCEEDED,
+        fake.refund_for(refund)["id"],
+    )
