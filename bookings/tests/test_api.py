@@ -349,6 +349,57 @@ def test_partner_sees_only_own_bookings_with_the_customer(customer):
 
 
 @pytest.mark.django_db
+def test_provider_detail_has_the_timeline_and_the_list_filters_by_status(
+    customer, partner, make_slot, variant
+):
+    from bookings.services import book_slot
+    from bookings.transitions import transition_booking
+
+    pending = book_slot(customer=customer, slot_id=make_slot().pk, variant_id=variant.pk)
+    confirmed = book_slot(customer=customer, slot_id=make_slot(hours=72).pk, variant_id=variant.pk)
+    transition_booking(
+        booking_id=confirmed.pk,
+        from_statuses=[BookingStatus.PENDING_PAYMENT],
+        to_status=BookingStatus.CONFIRMED,
+        actor_label="sandbox",
+        reason="captured",
+    )
+    BookingFactory(status=BookingStatus.CONFIRMED)  # another partner's
+    client = authed_client(partner.user)
+
+    detail = client.get(f"/api/v1/provider/bookings/{pending.pk}")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert (body["id"], body["status"], body["customer_id"]) == (
+        pending.pk,
+        "PENDING_PAYMENT",
+        customer.pk,
+    )
+    first = body["timeline"][0]
+    assert (first["kind"], first["from"], first["to"], first["actor"]) == (
+        "created",
+        "",
+        "PENDING_PAYMENT",
+        "customer",
+    )
+    timeline = client.get(f"/api/v1/provider/bookings/{confirmed.pk}").json()["timeline"]
+    assert [(e["kind"], e["from"], e["to"]) for e in timeline] == [
+        ("created", "", "PENDING_PAYMENT"),
+        ("transition", "PENDING_PAYMENT", "CONFIRMED"),
+    ]
+
+    def ids(status):
+        response = client.get("/api/v1/provider/bookings", {"status": status})
+        assert response.status_code == 200, response.content
+        return sorted(item["id"] for item in response.json()["results"])
+
+    assert ids("CONFIRMED") == [confirmed.pk]
+    assert ids("PENDING_PAYMENT") == [pending.pk]
+    assert ids("confirmed,pending_payment") == sorted([pending.pk, confirmed.pk])
+    assert ids("CANCELLED") == []
+
+
+@pytest.mark.django_db
 def test_detail_carries_the_timeline_in_order(customer, customer_client, slot, variant):
     from bookings.transitions import transition_booking
 
