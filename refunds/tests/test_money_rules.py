@@ -3,14 +3,17 @@
 from datetime import timedelta
 
 import pytest
+import responses
 import time_machine
 
 from bookings.cancellation import cancel_booking
 from bookings.models import BookingStatus
 from common.testing import run_concurrently
+from payments.models import Payment
 from refunds import services
 from refunds.errors import DisputeNotOpen, NothingCaptured, RefundExceedsCaptured
 from refunds.models import Dispute, Refund
+from refunds.tests.fake_gateways import FakeRefunds
 
 
 def _total(payment) -> int:
@@ -117,6 +120,71 @@ def test_concurrent_manual_refunds_never_exceed_the_capture(captured_payment, su
 
     assert sorted(outcomes) == ["409", "409", "ok", "ok", "ok", "ok"]
     assert _total(payment) == 40000
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_cancel_manual_and_dispute_refunds_racing_on_one_booking_stay_within_the_capture(
+    fake_gateways, captured_payment, support_user
+):
+    """A customer cancel (automatic refund, capped at what is left), three manual refunds
+    and a chargeback resolved with a refund, all at once on one booking, each refund
+    executed through the (faked) gateway right after its transaction commits."""
+    payment = captured_payment(gateway="stripe", amount=49900)
+    booking = payment.booking
+    dispute = services.record_gateway_dispute(
+        payment=payment, gateway_dispute_id="dp_race", reason="chargeback"
+    )
+    gateway = FakeRefunds("stripe", payment).install()
+
+    def cancel():
+        return cancel_booking(
+            booking_id=booking.pk, actor=booking.customer, by="customer", reason="race"
+        )[1]
+
+    def resolve_dispute():
+        return services.resolve_dispute_with_refund(
+            dispute_id=dispute.pk, amount_minor=20000, note="race", actor=support_user
+        ).refund
+
+    def manual():
+        return services.refund_booking_manually(
+            booking_id=booking.pk, amount_minor=15000, reason="race", actor=support_user
+        )
+
+    actions = [cancel, resolve_dispute, manual, manual, manual]
+
+    def act(index: int) -> Refund | None:
+        try:
+            return actions[index]()
+        except RefundExceedsCaptured:
+            return None
+
+    made = [refund for refund in run_concurrently(len(actions), act) if refund is not None]
+
+    refunds = list(Refund.objects.filter(payment=payment))
+    # Every refund row is an accepted request; a refused one (409) left nothing behind.
+    assert sorted(r.pk for r in made) == sorted(r.pk for r in refunds)
+    assert {r.status for r in refunds} <= {Refund.Status.SUCCEEDED, Refund.Status.NOT_REQUIRED}
+    # The cancellation always comes through and takes what is left: the capture, exactly.
+    assert _total(payment) == 49900
+    # The gateway made exactly the refunds we record as succeeded, with their amounts.
+    succeeded = [r for r in refunds if r.status == Refund.Status.SUCCEEDED]
+    assert len(gateway.refunds) == len(succeeded)
+    for refund in succeeded:
+        made_at_gateway = gateway.refund_for(refund)
+        assert (made_at_gateway["id"], made_at_gateway["amount"]) == (
+            refund.gateway_refund_id,
+            refund.amount_minor,
+        )
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REFUNDED
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+    dispute.refresh_from_db()
+    resolved = any(r.source == Refund.Source.DISPUTE for r in refunds)
+    assert (dispute.status == Dispute.Status.RESOLVED_REFUND) == resolved
+    assert (dispute.refund_id is not None) == resolved
 
 
 @pytest.mark.django_db
