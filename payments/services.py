@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.errors import InvalidTransition
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.transitions import record_event, take_seats, transition_booking
 from payments.errors import (
     GatewayDisabled,
@@ -116,17 +116,40 @@ def _lock_payment(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
 
 
-def _flag_payment(*, payment: Payment, reason: str, label: str, data: dict) -> None:
+def _flag_payment(
+    *,
+    payment: Payment,
+    reason: str,
+    label: str,
+    data: dict,
+    finding: dict,
+    updates: dict | None = None,
+) -> bool:
+    """Flag ``payment`` for support, once per ``finding`` (the entries of ``data`` that
+    name what is wrong, e.g. the gateway payment id and amount of a short capture), with
+    ``updates`` applied to the payment in the same UPDATE.
+
+    The booking timeline keeps every flag, cleared or not: a finding already on it is not
+    flagged again, so a replay or redelivery of the event neither re-flags a payment
+    support has cleared nor adds a timeline entry. Returns whether it flagged. Call with
+    the payment row locked (concurrent deliveries of one finding flag it once).
+    """
+    lookups = {f"data__{key}": value for key, value in finding.items()}
+    if BookingEvent.objects.filter(
+        booking_id=payment.booking_id, kind="payment_flagged", **lookups
+    ).exists():
+        return False
     Payment.objects.filter(pk=payment.pk).update(
-        flagged=True, flag_reason=reason[:255], updated_at=timezone.now()
+        flagged=True, flag_reason=reason[:255], updated_at=timezone.now(), **(updates or {})
     )
     record_event(
         booking_id=payment.booking_id,
         kind="payment_flagged",
         actor_label=label,
         reason=reason,
-        data=data,
+        data={**data, **finding},
     )
+    return True
 
 
 @transaction.atomic
@@ -145,8 +168,10 @@ def record_capture(
     booking moves through :func:`transition_booking`. Guarantees:
 
     - amount or currency different from the payment's (when the gateway reports them):
-      the payment is flagged for support, the booking is untouched -> FLAGGED; while
-      the flag stands, no capture of that payment changes anything;
+      the payment is flagged for support, once per capture (a replay or another event
+      of it never flags again, even after support cleared the flag), the booking is
+      untouched -> FLAGGED; while the flag stands, no capture of that payment changes
+      anything;
     - a capture of an already captured payment changes nothing (duplicate under another
       event id, ``order.paid`` after ``payment.captured``, verify endpoint vs webhook)
       -> ALREADY_DONE, unless the booking is still PENDING_PAYMENT;
@@ -166,7 +191,7 @@ def record_capture(
             f"{payment.amount_minor} {payment.currency}."
         )
         first_capture = payment.status in (Payment.Status.CREATED, Payment.Status.FAILED)
-        updates = {"flagged": True, "flag_reason": reason[:255], "updated_at": timezone.now()}
+        updates = {}
         if first_capture and (currency or "").upper() == payment.currency.upper():
             # Real money was taken: record it so support can refund it from the admin.
             # Never after a capture (refunded or not): what was captured is the ceiling of
@@ -176,13 +201,19 @@ def record_capture(
                 captured_amount_minor=amount_minor,
                 payment_id=gateway_payment_id or payment.payment_id,
             )
-        Payment.objects.filter(pk=payment.pk).update(**updates)
-        record_event(
-            booking_id=payment.booking_id,
-            kind="payment_flagged",
-            actor_label=label,
+        # Once per capture: a replay, or another event of the same capture (order.paid
+        # after payment.captured), changes nothing, even after support cleared the flag.
+        _flag_payment(
+            payment=payment,
             reason=reason,
-            data={**data, "amount": amount_minor, "currency": currency},
+            label=label,
+            data=data,
+            finding={
+                "payment_id": gateway_payment_id,
+                "amount": amount_minor,
+                "currency": currency,
+            },
+            updates=updates,
         )
         return Outcome.FLAGGED
 
@@ -287,7 +318,8 @@ def record_gateway_refund(
     refund_reference: str = "",
 ) -> Outcome:
     """Reconcile a gateway refund event with our refund row (refunds app); a refund we
-    did not make is flagged on the payment for support. Idempotent."""
+    did not make is flagged on the payment for support, once per gateway refund id.
+    Idempotent."""
     from refunds.services import reconcile_gateway_refund
 
     with transaction.atomic():
@@ -304,7 +336,8 @@ def record_gateway_refund(
                 payment=payment,
                 reason=f"Gateway refund {gateway_refund_id} matches no Slotwise refund.",
                 label=label,
-                data={"gateway_refund_id": gateway_refund_id, "amount": amount_minor},
+                data={"amount": amount_minor},
+                finding={"gateway_refund_id": gateway_refund_id},
             )
             return Outcome.FLAGGED
     return Outcome.RECONCILED

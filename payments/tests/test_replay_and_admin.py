@@ -109,3 +109,64 @@ def test_admin_payment_money_is_read_only_but_a_flag_can_be_cleared(admin_client
     payment.refresh_from_db()
     assert (payment.flagged, payment.flag_reason) == (False, "checked with the gateway")
     assert payment.amount_minor == 49900
+
+
+def test_replaying_a_flagged_capture_never_flags_it_again(admin_client_support, client):
+    """Support cleared the flag of a short payment; replays (command, admin action) and a
+    second event for the same capture leave the flag cleared and one flag on the timeline."""
+    payment = PaymentFactory(booking=BookingFactory(), gateway="razorpay", order_id="order_MM")
+    short = payment.amount_minor - 100
+    for kind in ("payment.captured", "order.paid"):
+        body, headers = razorpay_delivery(
+            razorpay_payment_event(kind, order_id="order_MM", amount=short, payment_id="pay_MM")
+        )
+        post_webhook(client, "razorpay", body, headers)
+        if kind == "payment.captured":  # support looks at it and clears the flag
+            flagged = WebhookEvent.objects.get()
+            assert flagged.outcome == WebhookEvent.Outcome.FLAGGED
+            cleared = admin_client_support.post(
+                f"{PAYMENTS}{payment.pk}/change/",
+                {"flagged": "", "flag_reason": "short payment refunded by hand"},
+            )
+            assert cleared.status_code == 302
+
+    call_command("replay_webhook", str(flagged.pk))
+    admin_client_support.post(
+        LEDGER, {"action": "replay", "_selected_action": [flagged.pk]}, follow=True
+    )
+
+    payment.refresh_from_db()
+    assert (payment.flagged, payment.flag_reason) == (False, "short payment refunded by hand")
+    assert (payment.status, payment.captured_amount_minor) == (Payment.Status.CAPTURED, short)
+    flags = BookingEvent.objects.filter(booking_id=payment.booking_id, kind="payment_flagged")
+    assert flags.count() == 1
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.PENDING_PAYMENT
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_replaying_a_refund_nobody_made_here_never_flags_it_again(admin_client_support, client):
+    payment = PaymentFactory(booking=BookingFactory(), gateway="razorpay", order_id="order_RX")
+    for payload in (
+        razorpay_payment_event(
+            "payment.captured", order_id="order_RX", amount=payment.amount_minor, payment_id="pay_X"
+        ),
+        {
+            "entity": "event",
+            "event": "refund.processed",
+            "payload": {"refund": {"entity": {"id": "rfnd_X", "payment_id": "pay_X", "amount": 5}}},
+        },
+    ):
+        post_webhook(client, "razorpay", *razorpay_delivery(payload))
+    refund_event = WebhookEvent.objects.get(event_type="refund.processed")
+    assert refund_event.outcome == WebhookEvent.Outcome.FLAGGED
+    admin_client_support.post(
+        f"{PAYMENTS}{payment.pk}/change/", {"flagged": "", "flag_reason": "dashboard refund"}
+    )
+
+    call_command("replay_webhook", str(refund_event.pk))
+    call_command("replay_webhook", str(refund_event.pk))
+
+    payment.refresh_from_db()
+    assert (payment.flagged, payment.flag_reason) == (False, "dashboard refund")
+    flags = BookingEvent.objects.filter(booking_id=payment.booking_id, kind="payment_flagged")
+    assert flags.count() == 1
