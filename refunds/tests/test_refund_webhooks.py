@@ -174,3 +174,62 @@ def test_a_late_event_of_an_earlier_key_round_changes_nothing(captured_payment, 
         "",
         1,
     )
+
+
+@pytest.mark.django_db
+@responses.activate
+@pytest.mark.parametrize(
+    ("gateway", "event_type", "also_sent"),
+    [
+        ("razorpay", "refund.failed", None),
+        # Stripe sends both for one failure, in any order.
+        ("stripe", "refund.failed", "refund.updated"),
+        ("stripe", "refund.updated", "refund.failed"),
+    ],
+)
+def test_a_signed_refund_failure_webhook_fails_the_refund_and_flags_it_once(
+    gateway,
+    event_type,
+    also_sent,
+    fake_gateways,
+    captured_payment,
+    client,
+    admin_client_support,
+    django_capture_on_commit_callbacks,
+):
+    from payments.models import WebhookEvent
+
+    payment = captured_payment(gateway=gateway, amount=20000)
+    fake = FakeRefunds(gateway, payment, outcome="pending").install()
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _create(payment, 15000)
+    refund.refresh_from_db()
+    made = fake.refund_for(refund)
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PROCESSING, made["id"])
+
+    failure = fake.webhook(made, succeeded=False, event_type=event_type, event_id="evt_fail_1")
+    assert fake.deliver(client, failure).json()["outcome"] == "processed"
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+    assert refund.last_error  # the gateway's reason, shown to support
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CAPTURED
+    assert payment.flagged
+    assert payment.flag_reason.startswith(f"Refund #{refund.pk} failed")
+    attention = admin_client_support.get("/admin/refunds/refund/", {"attention": "yes"})
+    assert f"/admin/refunds/refund/{refund.pk}/change/".encode() in attention.content
+    assert _events(payment, "refund_failed") == 1
+    settled = (refund.status, refund.last_error, refund.updated_at)
+
+    # The same event again (a gateway retry), then Stripe's other event of the failure.
+    assert fake.deliver(client, failure).json()["duplicate"] is True
+    if also_sent:
+        other = fake.webhook(made, succeeded=False, event_type=also_sent, event_id="evt_fail_2")
+        assert fake.deliver(client, other).json()["outcome"] == "processed"
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.last_error, refund.updated_at) == settled
+    assert _events(payment, "refund_failed") == 1
+    assert WebhookEvent.objects.filter(gateway=gateway).count() == (2 if also_sent else 1)
+    assert len(fake.sent()) == 1  # nothing was sent to the gateway again
