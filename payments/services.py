@@ -343,6 +343,35 @@ def record_gateway_refund(
     return Outcome.RECONCILED
 
 
+def record_gateway_refunded_total(
+    *, payment: Payment, refunded_total_minor: int, label: str
+) -> Outcome:
+    """Reconcile the gateway's running total refunded on ``payment`` (Stripe's
+    ``charge.refunded`` without a refunds list) with our refunds (refunds app): the
+    refunds it covers become SUCCEEDED. More refunded than all our refunds add up to (a
+    refund made outside Slotwise) flags the payment, once per total. Idempotent; no
+    gateway HTTP."""
+    from refunds.services import reconcile_refunded_total
+
+    with transaction.atomic():
+        unaccounted = reconcile_refunded_total(
+            payment=payment, refunded_total_minor=refunded_total_minor
+        )
+        if unaccounted > 0:
+            _flag_payment(
+                payment=payment,
+                reason=(
+                    f"The gateway reports {refunded_total_minor} refunded, {unaccounted} "
+                    "more than Slotwise's refunds of this payment."
+                ),
+                label=label,
+                data={"unaccounted": unaccounted},
+                finding={"gateway_refunded_total": refunded_total_minor},
+            )
+            return Outcome.FLAGGED
+    return Outcome.RECONCILED
+
+
 def record_dispute(*, payment: Payment, gateway_dispute_id: str, reason: str) -> Outcome:
     """Record a chargeback opened at the gateway (refunds app; idempotent per id)."""
     from refunds.services import record_gateway_dispute

@@ -144,6 +144,10 @@ def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) 
             detail=signal.reason,
             label=label,
         )
+    if signal.kind == SignalKind.REFUNDED_TOTAL:
+        return services.record_gateway_refunded_total(
+            payment=payment, refunded_total_minor=signal.amount_minor or 0, label=label
+        )
     if signal.kind == SignalKind.DISPUTE:
         return services.record_dispute(
             payment=payment,

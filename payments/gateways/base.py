@@ -61,6 +61,8 @@ class SignalKind(enum.StrEnum):
     FAILED = "failed"
     REFUND_PROCESSED = "refund_processed"
     REFUND_FAILED = "refund_failed"
+    # The gateway's running total refunded on a payment (amount_minor), naming no refund.
+    REFUNDED_TOTAL = "refunded_total"
     DISPUTE = "dispute"
 
 

@@ -225,14 +225,7 @@ class StripeGateway(PaymentGateway):
                 )
             ]
         if event_type == "charge.refunded":
-            # The charge lists its refunds only when expanded (API >= 2022-11-15 omits
-            # them); without ids there is nothing to reconcile, refund.* events cover it.
-            refunds = (obj.get("refunds") or {}).get("data") or []
-            return [
-                _refund_signal(refund, payment_id=_id(obj.get("payment_intent")))
-                for refund in refunds
-                if isinstance(refund, dict) and refund.get("status") in ("succeeded", "failed")
-            ]
+            return _charge_refunded_signals(obj)
         if event_type in ("refund.updated", "refund.failed", "charge.refund.updated"):
             if obj.get("status") not in ("succeeded", "failed"):
                 return []
@@ -254,6 +247,34 @@ class StripeGateway(PaymentGateway):
 def _metadata(obj: dict[str, Any], name: str) -> str:
     metadata = obj.get("metadata")
     return str(metadata.get(name) or "") if isinstance(metadata, dict) else ""
+
+
+def _charge_refunded_signals(charge: dict[str, Any]) -> list[PaymentSignal]:
+    """``charge.refunded``: since API version 2022-11-15 a Charge no longer carries its
+    ``refunds`` list (only when expanded, which webhooks never are), so what Stripe sends
+    is the running total ``amount_refunded`` of the ``payment_intent``: that total settles
+    our refunds (no API call while handling a webhook). An expanded list, as older API
+    versions sent it, is still reconciled refund by refund."""
+    payment_id = _id(charge.get("payment_intent"))
+    refunds = charge.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, dict) else None
+    if listed:
+        return [
+            _refund_signal(refund, payment_id=payment_id)
+            for refund in listed
+            if isinstance(refund, dict) and refund.get("status") in ("succeeded", "failed")
+        ]
+    total = _amount(charge.get("amount_refunded"))
+    if total is None or not payment_id:
+        return []
+    return [
+        PaymentSignal(
+            kind=SignalKind.REFUNDED_TOTAL,
+            payment_id=payment_id,
+            amount_minor=total,
+            currency=str(charge.get("currency") or "").upper(),
+        )
+    ]
 
 
 def _refund_signal(refund: dict[str, Any], *, payment_id: str) -> PaymentSignal:

@@ -3,9 +3,12 @@ events we act on."""
 
 from __future__ import annotations
 
+import json
 import time
+from urllib.parse import parse_qs
 
 import pytest
+import responses
 
 from bookings.factories import BookingFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
@@ -139,34 +142,194 @@ def test_intent_failed_fails_the_booking_and_releases_its_seats(client, payment)
     assert step.reason == "Your card was declined."
 
 
-def test_charge_refunded_reconciles_the_listed_refunds(client, payment):
-    from refunds.services import create_refund
-
-    deliver(client, session_completed(payment))
-    payment.refresh_from_db()
-    refund = create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=payment.amount_minor,
-        source="manual",
-        reason="support",
-    )
-    charge = {
-        "id": "ch_1",
+def charge(payment, *, amount_refunded: int, refunds: list[dict] | None = None) -> dict:
+    """A Charge as ``charge.refunded`` carries it. Since API version 2022-11-15 there is
+    no ``refunds`` list unless it is expanded (``refunds`` given here), which webhook
+    payloads never are: the running total ``amount_refunded`` is what Stripe sends."""
+    obj = {
+        "id": "ch_3Abc",
         "object": "charge",
+        "amount": payment.amount_minor,
+        "amount_captured": payment.amount_minor,
+        "amount_refunded": amount_refunded,
+        "balance_transaction": "txn_3Abc",
+        "captured": True,
+        "currency": payment.currency.lower(),
+        "livemode": False,
+        "metadata": {"booking_id": str(payment.booking_id)},
+        "paid": True,
         "payment_intent": "pi_3Abc",
-        "amount_refunded": payment.amount_minor,
-        "refunds": {
+        "payment_method": "pm_1Card",
+        "refunded": amount_refunded >= payment.amount_minor,
+        "status": "succeeded",
+    }
+    if refunds is not None:
+        obj["refunds"] = {
             "object": "list",
-            "data": [{"id": "re_1", "amount": payment.amount_minor, "status": "succeeded"}],
+            "data": refunds,
+            "has_more": False,
+            "total_count": len(refunds),
+            "url": "/v1/charges/ch_3Abc/refunds",
+        }
+    return stripe_event("charge.refunded", obj)
+
+
+def stripe_refund(refund, *, gateway_id: str, status: str) -> dict:
+    """A Refund object as the Stripe API returns it for one of our refunds."""
+    return {
+        "id": gateway_id,
+        "object": "refund",
+        "amount": refund.amount_minor,
+        "charge": "ch_3Abc",
+        "currency": refund.currency.lower(),
+        "metadata": {
+            "booking_id": str(refund.booking_id),
+            "idempotency_key": refund.idempotency_key,
         },
+        "payment_intent": "pi_3Abc",
+        "status": status,
     }
 
-    response = deliver(client, stripe_event("charge.refunded", charge))
+
+@pytest.fixture
+def paid(client, payment):
+    deliver(client, session_completed(payment))
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CAPTURED
+    return payment
+
+
+def accepted_refund(payment, amount: int, gateway_id: str, on_commit) -> Refund:
+    """A refund our task sent to (faked) Stripe, which accepted it as pending: it waits
+    for the webhook, with Stripe's refund id."""
+    from refunds.services import create_refund
+
+    def accept_as_pending(request):
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        sent = parse_qs(body)
+        refund = {
+            "id": gateway_id,
+            "object": "refund",
+            "amount": int(sent["amount"][0]),
+            "charge": "ch_3Abc",
+            "currency": payment.currency.lower(),
+            "metadata": {
+                "booking_id": sent["metadata[booking_id]"][0],
+                "idempotency_key": request.headers["Idempotency-Key"],
+            },
+            "payment_intent": sent["payment_intent"][0],
+            "status": "pending",
+        }
+        return 200, {}, json.dumps(refund)
+
+    with responses.RequestsMock() as stripe_api:
+        stripe_api.add_callback(
+            responses.POST, "https://stripe.fake/v1/refunds", callback=accept_as_pending
+        )
+        with on_commit(execute=True):
+            refund = create_refund(
+                booking=payment.booking,
+                payment=payment,
+                amount_minor=amount,
+                source="manual",
+                reason="support",
+            )
+    refund.refresh_from_db()
+    return refund
+
+
+def no_outbound_http() -> responses.RequestsMock:
+    """Inside, any HTTP request fails and is recorded in ``calls`` (reset on exit)."""
+    return responses.RequestsMock(assert_all_requests_are_fired=False)
+
+
+def test_charge_refunded_with_its_refunds_listed_reconciles_each_refund(
+    client, paid, django_capture_on_commit_callbacks
+):
+    refund = accepted_refund(paid, paid.amount_minor, "re_1", django_capture_on_commit_callbacks)
+    assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PROCESSING, "re_1")
+    listed = [stripe_refund(refund, gateway_id="re_1", status="succeeded")]
+
+    with no_outbound_http() as http:
+        response = deliver(client, charge(paid, amount_refunded=paid.amount_minor, refunds=listed))
+        assert len(http.calls) == 0
 
     assert response.json()["outcome"] == "processed"
     refund.refresh_from_db()
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.SUCCEEDED, "re_1")
+    paid.refresh_from_db()
+    assert paid.status == Payment.Status.REFUNDED
+
+
+def test_charge_refunded_without_a_refunds_list_settles_the_refunds_its_total_covers(
+    client, paid, django_capture_on_commit_callbacks
+):
+    first = accepted_refund(paid, 20000, "re_A", django_capture_on_commit_callbacks)
+    second = accepted_refund(paid, 10000, "re_B", django_capture_on_commit_callbacks)
+    only_first = charge(paid, amount_refunded=20000)
+    assert "refunds" not in only_first["data"]["object"]
+
+    with no_outbound_http() as http:
+        response = deliver(client, only_first)
+        assert len(http.calls) == 0
+
+    assert response.json()["outcome"] == "processed"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Refund.Status.SUCCEEDED, Refund.Status.PROCESSING)
+    paid.refresh_from_db()
+    assert paid.status == Payment.Status.PARTIALLY_REFUNDED
+
+    both = charge(paid, amount_refunded=30000)
+    with no_outbound_http() as http:
+        deliver(client, both)
+        deliver(client, both)  # a redelivery
+        deliver(client, only_first)  # late and out of order
+        assert len(http.calls) == 0
+
+    second.refresh_from_db()
+    assert (second.status, second.gateway_refund_id) == (Refund.Status.SUCCEEDED, "re_B")
+    succeeded = BookingEvent.objects.filter(booking_id=paid.booking_id, kind="refund_succeeded")
+    assert succeeded.count() == 2
+    paid.refresh_from_db()
+    assert (paid.status, paid.flagged) == (Payment.Status.PARTIALLY_REFUNDED, False)
+
+
+def test_charge_refunded_total_never_settles_a_refund_not_sent_yet(client, paid):
+    """Marked SUCCEEDED, a refund our task has not sent would never be sent: only the
+    task settles it, from Stripe's answer."""
+    from refunds.services import create_refund
+
+    unsent = create_refund(
+        booking=paid.booking,
+        payment=paid,
+        amount_minor=paid.amount_minor,
+        source="manual",
+        reason="support",
+    )
+
+    response = deliver(client, charge(paid, amount_refunded=paid.amount_minor))
+
+    assert response.json()["outcome"] == "processed"
+    unsent.refresh_from_db()
+    assert (unsent.status, unsent.gateway_refund_id) == (Refund.Status.PENDING, "")
+    paid.refresh_from_db()
+    assert (paid.status, paid.flagged) == (Payment.Status.CAPTURED, False)
+
+
+def test_charge_refunded_beyond_our_refunds_flags_the_payment_once(client, paid):
+    refunded_elsewhere = charge(paid, amount_refunded=5000)  # e.g. from the Stripe dashboard
+
+    response = deliver(client, refunded_elsewhere)
+    deliver(client, charge(paid, amount_refunded=5000))  # same total, another event
+
+    assert response.json()["outcome"] == "flagged"
+    paid.refresh_from_db()
+    assert paid.flagged
+    assert "5000" in paid.flag_reason
+    flags = BookingEvent.objects.filter(booking_id=paid.booking_id, kind="payment_flagged")
+    assert flags.count() == 1
+    assert not Refund.objects.exists()
 
 
 def test_charge_dispute_created_records_a_dispute(client, payment):

@@ -35,6 +35,7 @@ from refunds.services.execution import (
     mark_refund_succeeded,
     note_refund_error,
     reconcile_gateway_refund,
+    reconcile_refunded_total,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "note_refund_error",
     "open_dispute",
     "reconcile_gateway_refund",
+    "reconcile_refunded_total",
     "record_gateway_dispute",
     "refund_booking_manually",
     "refundable_amount",

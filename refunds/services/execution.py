@@ -316,3 +316,43 @@ def _refund_named_by_event(
         and refund.amount_minor == amount_minor
     ]
     return (candidates[0], True) if len(candidates) == 1 else (None, False)
+
+
+@transaction.atomic
+def reconcile_refunded_total(*, payment: Payment, refunded_total_minor: int) -> int:
+    """Settle refunds of ``payment`` from the total the gateway reports refunded on it
+    (Stripe's ``charge.amount_refunded``: its ``charge.refunded`` event has not listed the
+    refunds since API version 2022-11-15). Runs under the payment lock; no gateway HTTP.
+
+    The part of the total our SUCCEEDED refunds do not account for settles the in-flight
+    refunds the gateway accepted (they have a gateway refund id and wait for its webhook),
+    oldest first, each only when it fits whole; the first that does not fit stops the
+    walk. An in-flight refund without a gateway id is left to its task, which learns the
+    outcome from the gateway's answer to its idempotent call; it is counted as already
+    in the total, so the total never settles more than it covers. Idempotent: a repeated
+    or older total settles nothing new.
+
+    Returns how much of the total none of our refunds (succeeded or in flight) accounts
+    for: more than 0 means a refund made outside Slotwise.
+    """
+    lock_payment(payment.pk)
+    refunds = Refund.objects.filter(payment_id=payment.pk)
+    succeeded = _sum(refunds.filter(status=Refund.Status.SUCCEEDED))
+    unsent = _sum(refunds.filter(status__in=IN_FLIGHT_STATUSES, gateway_refund_id=""))
+    accepted = list(
+        refunds.filter(status__in=IN_FLIGHT_STATUSES)
+        .exclude(gateway_refund_id="")
+        .order_by("created_at", "id")
+    )
+    uncovered = refunded_total_minor - succeeded - unsent
+    for refund in accepted:
+        if refund.amount_minor > uncovered:
+            break
+        mark_refund_succeeded(refund_id=refund.pk, gateway_refund_id="")
+        uncovered -= refund.amount_minor
+    in_flight = sum(refund.amount_minor for refund in accepted)
+    return max(refunded_total_minor - succeeded - unsent - in_flight, 0)
+
+
+def _sum(refunds) -> int:
+    return refunds.aggregate(total=Sum("amount_minor"))["total"] or 0
