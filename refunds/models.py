@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Max, Q
@@ -118,6 +120,9 @@ class Refund(models.Model):
     # Bumped when support retries a refund the gateway itself reported failed: that retry
     # is a new refund at the gateway, and the old key would only replay the failed one.
     key_round = models.PositiveSmallIntegerField(default=0)
+    # The round-0 idempotency key, fixed when the refund is created (refund_key_base) and
+    # never recomputed, so every attempt of this refund sends the same key.
+    key_base = models.CharField(max_length=64, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -148,6 +153,14 @@ class Refund(models.Model):
     def __str__(self) -> str:
         return f"Refund #{self.pk} {self.amount_minor} {self.currency} ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        # The key needs the id, so it is set right after the first insert.
+        super().save(*args, **kwargs)
+        if not self.key_base:
+            order_id = self.payment.order_id if self.payment_id else ""
+            self.key_base = refund_key_base(refund_id=self.pk, order_id=order_id)
+            Refund.objects.filter(pk=self.pk, key_base="").update(key_base=self.key_base)
+
     @property
     def idempotency_key(self) -> str:
         """Sent with every gateway attempt of this refund (task retries, sweeps, support
@@ -157,8 +170,22 @@ class Refund(models.Model):
         return self.idempotency_key_of_round(self.key_round)
 
     def idempotency_key_of_round(self, key_round: int) -> str:
-        base = f"slotwise-refund-{self.pk}"
-        return base if key_round == 0 else f"{base}-round{key_round}"
+        if not self.key_base:
+            raise ValueError("an unsaved refund has no idempotency key")
+        return self.key_base if key_round == 0 else f"{self.key_base}-round{key_round}"
+
+
+def refund_key_base(*, refund_id: int, order_id: str) -> str:
+    """``slotwise-refund-<id>-<12 hex of sha256(order id)>``.
+
+    Refund ids repeat across databases that share one gateway account (staging and
+    production, two deployments), and the gateway would answer a repeated key with the
+    other database's refund instead of making ours. The payment's order/session id was
+    issued by that gateway account, so it is unique there and the key with it. Razorpay
+    wants 10+ characters of ``[A-Za-z0-9_-]``.
+    """
+    digest = hashlib.sha256(order_id.encode()).hexdigest()[:12]
+    return f"slotwise-refund-{refund_id}-{digest}"
 
 
 class Dispute(models.Model):
