@@ -1,22 +1,32 @@
 """The sandbox gateway's hosted pages (HTML): checkout with Pay/Fail, and the return page.
 
-Pressing a button makes the "gateway" deliver a correctly signed webhook. It is
-delivered in-process: the exact body and headers go through
-:func:`payments.webhooks.receive_webhook`, the same verification and processing as a
-``POST /webhooks/sandbox`` from outside, without needing the server to reach its own
-``PUBLIC_BASE_URL`` (single-threaded dev servers, containers, offline demos).
+Pressing a button makes the "gateway" deliver a correctly signed webhook to
+``POST /webhooks/sandbox``, exactly as a real gateway would: a request with the signed
+raw body and headers goes through the URL resolver, every middleware and the webhook
+view, whose signature check, ledger and effects are those of a delivery from outside.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import logging
+import sys
+
 from django.conf import settings
-from django.http import Http404
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.gateways.sandbox import build_payment_webhook
 from payments.models import Gateway, Payment
-from payments.webhooks import receive_webhook
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Slotwise-Sandbox-Gateway/1.0"
 
 
 def _sandbox_payment(order_id: str) -> Payment:
@@ -54,8 +64,62 @@ def checkout(request, order_id: str):
 def _deliver(request, order_id: str, outcome: str):
     payment = _sandbox_payment(order_id)
     body, headers = build_payment_webhook(payment=payment, outcome=outcome)
-    receive_webhook(gateway=Gateway.SANDBOX, body=body, headers=headers)
+    response = post_to_webhook_endpoint(request, body=body, headers=headers)
+    if response.status_code != 200:
+        # A gateway's page sends the customer back all the same; the return page shows
+        # the payment as it stands.
+        logger.error("sandbox webhook for %s answered %s", order_id, response.status_code)
     return redirect("sandbox-return", order_id=order_id)
+
+
+@functools.cache
+def _webhook_handler() -> BaseHandler:
+    handler = BaseHandler()
+    handler.load_middleware()
+    return handler
+
+
+def post_to_webhook_endpoint(
+    request: HttpRequest, *, body: bytes, headers: dict[str, str]
+) -> HttpResponse:
+    """``POST /webhooks/sandbox`` with ``body`` and ``headers``, dispatched in this process.
+
+    The request is built like the WSGI server builds one (raw body stream, ``HTTP_*``
+    headers, the host the customer reached) and handled by Django's handler: URL
+    resolver, middleware, the webhook view. Not over HTTP to ``PUBLIC_BASE_URL``: the
+    embedded default serves from a single ``runserver`` process (and a one-worker
+    gunicorn would deadlock waiting for itself), SQLite takes one writer at a time,
+    and inside a container or behind a proxy the public URL may not be reachable from
+    the server itself. In-process, the button's request holds no transaction, so the
+    webhook's own transaction is the only writer. No ``request_started``/
+    ``request_finished`` signals are sent: they would close the database connection the
+    button's request is still using.
+    """
+    script_prefix = get_script_prefix()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": script_prefix.rstrip("/"),
+        "PATH_INFO": "/" + reverse("webhook-sandbox")[len(script_prefix) :],
+        "QUERY_STRING": "",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": request.META.get("SERVER_NAME", "localhost"),
+        "SERVER_PORT": str(request.META.get("SERVER_PORT", "80")),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": request.get_host(),
+        "HTTP_USER_AGENT": USER_AGENT,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+    return _webhook_handler().get_response(WSGIRequest(environ))
 
 
 @require_POST

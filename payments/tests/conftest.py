@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 
 import pytest
 import stripe
+from django.conf import settings as django_settings
 
 RAZORPAY_WEBHOOK_SECRET = "rzp-webhook-secret-for-tests"
 RAZORPAY_KEY_SECRET = "rzp-key-secret-for-tests"
@@ -92,3 +96,37 @@ def post_webhook(client, gateway: str, body: bytes, headers: dict):
     return client.post(
         f"/webhooks/{gateway}", data=body, content_type="application/json", **headers
     )
+
+
+PRINT_PAYMENT_SETTINGS = (
+    "import json, config.settings as s; print(json.dumps("
+    "{'PAYMENT_DEFAULT_GATEWAY': s.PAYMENT_DEFAULT_GATEWAY, "
+    "'PAYMENT_SANDBOX_ENABLED': s.PAYMENT_SANDBOX_ENABLED}))"
+)
+
+
+def import_settings(**env: str) -> subprocess.CompletedProcess:
+    """Import config.settings in a new interpreter with only ``env`` set among the mode
+    and payment variables (the rest of this process's environment is kept): the suite
+    itself runs in production mode with the sandbox opted in (see the Makefile)."""
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "DATABASE_URL" and not name.startswith(("PAYMENT_", "SANDBOX_"))
+    }
+    clean.update(SECRET_KEY="settings-test-secret-key", **env)
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_PAYMENT_SETTINGS],
+        cwd=django_settings.BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def payment_settings(**env: str) -> dict:
+    """The payment settings a process started with ``env`` really gets."""
+    result = import_settings(**env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

@@ -5,14 +5,8 @@ interpreter with a clean environment: the suite itself runs with the sandbox opt
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 import responses
-from django.conf import settings as django_settings
 
 from bookings.models import Booking, BookingStatus
 from partners.factories import PartnerFactory, ServiceVariantFactory, SlotFactory
@@ -20,39 +14,9 @@ from partners.models import Slot
 from payments.factories import PaymentFactory
 from payments.gateways.sandbox import build_payment_webhook
 from payments.models import Payment, WebhookEvent
-from payments.tests.conftest import post_webhook
+from payments.tests.conftest import import_settings, payment_settings, post_webhook
 
-PRINT_PAYMENT_SETTINGS = (
-    "import json, config.settings as s; print(json.dumps("
-    "{'PAYMENT_DEFAULT_GATEWAY': s.PAYMENT_DEFAULT_GATEWAY, "
-    "'PAYMENT_SANDBOX_ENABLED': s.PAYMENT_SANDBOX_ENABLED}))"
-)
 PRODUCTION = {"DATABASE_URL": "postgres://slotwise@db.invalid:5432/slotwise"}
-
-
-def import_settings(**env: str) -> subprocess.CompletedProcess:
-    """Import config.settings in a new interpreter with only ``env`` set among the mode
-    and payment variables (the rest of this process's environment is kept)."""
-    clean = {
-        name: value
-        for name, value in os.environ.items()
-        if name != "DATABASE_URL" and not name.startswith(("PAYMENT_", "SANDBOX_"))
-    }
-    clean.update(SECRET_KEY="settings-test-secret-key", **env)
-    return subprocess.run(
-        [sys.executable, "-c", PRINT_PAYMENT_SETTINGS],
-        cwd=django_settings.BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def payment_settings(**env: str) -> dict:
-    result = import_settings(**env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def test_the_embedded_default_pays_through_the_sandbox():

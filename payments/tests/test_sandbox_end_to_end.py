@@ -1,5 +1,6 @@
-"""End to end in the embedded-default style: book over HTTP with the sandbox gateway,
-open the checkout page, press Pay -> the booking is CONFIRMED."""
+"""End to end in the embedded default: book over HTTP without naming a gateway, open
+the sandbox checkout page, press Pay -> a signed webhook reaches ``/webhooks/sandbox``
+and the booking is CONFIRMED."""
 
 from __future__ import annotations
 
@@ -11,23 +12,33 @@ from django.test import Client
 from bookings.models import Booking, BookingStatus
 from partners.factories import PartnerFactory, ServiceVariantFactory, SlotFactory
 from payments.models import WebhookEvent
+from payments.sandbox_views import USER_AGENT
+from payments.tests.conftest import SANDBOX_SECRET, hmac_hex, payment_settings
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def embedded_default(settings):
+    """The payment settings of the embedded default (no DATABASE_URL), read from a fresh
+    process: the suite runs in production mode with the sandbox opted in."""
+    for name, value in payment_settings().items():
+        setattr(settings, name, value)
+    assert settings.PAYMENT_DEFAULT_GATEWAY == "sandbox"
+    return settings
 
 
 def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
 
 
-def test_book_open_checkout_pay_confirms_the_booking(customer_client):
+def test_book_open_checkout_pay_confirms_the_booking(embedded_default, customer_client):
     """The embedded-default flow, all over HTTP (CSRF enforced on the checkout form)."""
     variant = ServiceVariantFactory(price_minor=49900, currency="INR")
     slot = SlotFactory(partner=PartnerFactory(services=[variant.service]), capacity=2)
 
     created = customer_client.post(
-        "/api/v1/bookings",
-        {"slot_id": slot.pk, "variant_id": variant.pk, "gateway": "sandbox"},
-        format="json",
+        "/api/v1/bookings", {"slot_id": slot.pk, "variant_id": variant.pk}, format="json"
     )
     assert created.status_code == 201, created.content
     booking = created.json()
@@ -60,3 +71,9 @@ def test_book_open_checkout_pay_confirms_the_booking(customer_client):
         "payment.captured",
         WebhookEvent.Outcome.PROCESSED,
     )
+    # It came as an HTTP request to the webhook endpoint (the headers the view kept from
+    # it), signed over the raw body with the sandbox secret.
+    assert event.headers["User-Agent"] == USER_AGENT
+    assert event.headers["Content-Type"] == "application/json"
+    assert event.headers["X-Sandbox-Signature"] == hmac_hex(event.raw_body.encode(), SANDBOX_SECRET)
+    assert event.headers["X-Sandbox-Event-Id"] == event.event_id
