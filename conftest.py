@@ -60,7 +60,9 @@ def customer_client(customer) -> APIClient:
 
 @pytest.fixture
 def admin_client_support(support_user) -> Client:
-    """A Django admin session (cookie login) of a support user, not a superuser."""
+    """A Django admin session (cookie login) of a support user. Like the demo support
+    login it is staff *and* superuser (``SupportUserFactory``); what a non-superuser
+    staff member may do is tested with explicit permissions (refunds/tests/test_admin.py)."""
     client = Client()
     client.force_login(support_user)
     return client

@@ -108,8 +108,20 @@ class RefundAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # money is read-only; state changes are actions
 
+    # Money moves only with the model permission for it (any staff member could before):
+    # support staff need not be superusers, a group can grant exactly these.
     def has_retry_permission(self, request) -> bool:
-        return request.user.has_perm("refunds.change_refund") or request.user.is_staff
+        return request.user.has_perm("refunds.change_refund")
+
+    def has_manual_refund_permission(self, request) -> bool:
+        return request.user.has_perm("refunds.add_refund")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund_manually": self.has_manual_refund_permission(request),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description="booking")
     def booking_link(self, refund: Refund) -> str:
@@ -146,7 +158,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     def manual_refund_view(self, request):
         """Support refunds a booking by hand through ``services.refund_booking_manually``."""
-        if not self.has_retry_permission(request):
+        if not self.has_manual_refund_permission(request):
             return redirect("admin:index")
         initial = {"booking_id": request.GET.get("booking")} if request.GET.get("booking") else {}
         form = ManualRefundForm(request.POST or None, initial=initial)
@@ -257,7 +269,7 @@ class DisputeAdmin(admin.ModelAdmin):
         return False  # resolved through the actions only
 
     def has_resolve_permission(self, request) -> bool:
-        return request.user.is_staff
+        return request.user.has_perm("refunds.change_dispute")
 
     @admin.display(description="booking")
     def booking_link(self, dispute: Dispute) -> str:

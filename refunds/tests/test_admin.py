@@ -239,3 +239,119 @@ def test_a_refund_awaiting_the_gateway_for_a_day_needs_attention(
     attention = admin_client_support.get(REFUNDS, {"attention": "yes"}).content
     assert stale in attention
     assert recent not in attention
+
+
+# Support staff who are not superusers: what they may do with money is exactly what their
+# model permissions grant (through a group), not merely being staff.
+SUPPORT_REFUND_PERMISSIONS = [
+    "view_refund",
+    "add_refund",  # refund a booking by hand
+    "change_refund",  # retry a failed refund
+    "view_dispute",
+    "change_dispute",  # resolve with a refund, reject
+]
+
+
+def _staff_client(*codenames):
+    from django.contrib.auth.models import Group, Permission
+    from django.test import Client
+
+    from accounts.factories import SupportUserFactory
+
+    group = Group.objects.create(name="support-" + "-".join(codenames))
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label="refunds", codename__in=codenames)
+    )
+    user = SupportUserFactory(is_superuser=False)
+    user.groups.add(group)
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+@pytest.mark.django_db
+def test_staff_with_view_permissions_only_can_look_but_not_move_money(
+    failed_refund, open_dispute, captured_payment
+):
+    client, _user = _staff_client("view_refund", "view_dispute")
+    failed = failed_refund(amount=500)
+    payment = captured_payment(amount=10000)
+
+    listing = client.get(REFUNDS)
+    assert listing.status_code == 200
+    assert f"/admin/refunds/refund/{failed.pk}/change/".encode() in listing.content
+    assert b'value="retry_failed"' not in listing.content
+    assert b"/admin/refunds/refund/manual/" not in listing.content
+    client.post(REFUNDS, {"action": "retry_failed", "_selected_action": [failed.pk]})
+    manual = client.post(
+        "/admin/refunds/refund/manual/",
+        {"booking_id": payment.booking_id, "amount": 7000, "reason": "goodwill"},
+    )
+    assert manual.status_code == 302 and manual.url == "/admin/"
+
+    disputes = client.get(DISPUTES)
+    assert disputes.status_code == 200
+    assert b'value="resolve_with_refund"' not in disputes.content
+    assert b'value="reject"' not in disputes.content
+    client.post(
+        DISPUTES,
+        {
+            "action": "resolve_with_refund",
+            "_selected_action": [open_dispute.pk],
+            "apply": "1",
+            "amount": "20000",
+            "note": "not allowed",
+        },
+    )
+
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (Refund.Status.FAILED, 5)
+    assert not Refund.objects.filter(booking=payment.booking).exists()
+    open_dispute.refresh_from_db()
+    assert (open_dispute.status, open_dispute.refund_id) == (Dispute.Status.OPEN, None)
+
+
+@pytest.mark.django_db
+def test_non_superuser_support_staff_with_the_refund_permissions_run_the_actions(
+    failed_refund, open_dispute, captured_payment, django_capture_on_commit_callbacks
+):
+    client, user = _staff_client(*SUPPORT_REFUND_PERMISSIONS)
+    assert not user.is_superuser
+    failed = failed_refund(amount=500)
+    payment = captured_payment(amount=10000)
+
+    listing = client.get(REFUNDS)
+    assert b'value="retry_failed"' in listing.content
+    assert b"/admin/refunds/refund/manual/" in listing.content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(REFUNDS, {"action": "retry_failed", "_selected_action": [failed.pk]})
+        manual = client.post(
+            "/admin/refunds/refund/manual/",
+            {"booking_id": payment.booking_id, "amount": 7000, "reason": "goodwill"},
+        )
+        resolved = client.post(
+            DISPUTES,
+            {
+                "action": "resolve_with_refund",
+                "_selected_action": [open_dispute.pk],
+                "apply": "1",
+                "amount": "20000",
+                "note": "partial goodwill",
+            },
+        )
+    assert (manual.status_code, resolved.status_code) == (302, 302)
+
+    failed.refresh_from_db()
+    assert failed.status == Refund.Status.SUCCEEDED
+    by_hand = Refund.objects.get(booking=payment.booking)
+    assert (by_hand.amount_minor, by_hand.created_by, by_hand.status) == (
+        7000,
+        user,
+        Refund.Status.SUCCEEDED,
+    )
+    open_dispute.refresh_from_db()
+    assert (open_dispute.status, open_dispute.resolved_by) == (
+        Dispute.Status.RESOLVED_REFUND,
+        user,
+    )
+    assert open_dispute.refund.amount_minor == 20000
