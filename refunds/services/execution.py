@@ -1,9 +1,10 @@
 """Refund execution steps (used by ``refunds.tasks.execute_refund``) and the
 reconciliation of gateway refund events.
 
-Status changes are conditional UPDATEs, so a late or repeated event can never move a
-SUCCEEDED refund back; the one exception is a gateway refund id that turns out to be
-another refund's (:func:`_take_gateway_refund_id`). Lock order everywhere: the payment
+Status changes are conditional UPDATEs, so a late or repeated event changes nothing;
+a SUCCEEDED refund moves back only when the gateway itself reports it failed
+(:func:`mark_refund_failed`) or its gateway refund id turns out to be another
+refund's (:func:`_take_gateway_refund_id`). Lock order everywhere: the payment
 row first, then refund rows.
 """
 
@@ -154,20 +155,30 @@ def note_refund_error(*, refund_id: int, error: str) -> None:
 
 
 @transaction.atomic
-def mark_refund_failed(*, refund_id: int, error: str) -> bool:
-    """PENDING/PROCESSING -> FAILED with ``last_error`` (conditional; never from SUCCEEDED).
+def mark_refund_failed(*, refund_id: int, error: str, reported_by_gateway: bool = False) -> bool:
+    """PENDING/PROCESSING -> FAILED with ``last_error`` (conditional).
+
+    SUCCEEDED moves too when ``reported_by_gateway``: the gateway is the source of truth,
+    and a refund it accepted can still fail afterwards (Stripe sends ``refund.failed``
+    for a refund it had reported succeeded; its ``charge.refunded`` total also counts
+    refunds still pending). The payment status is then synced back. Our own task's
+    errors never undo a success.
 
     A FAILED refund shows in the admin's "needs attention" filter and flags its payment
     (``Payment.flagged`` with the reason); support can retry it.
     Returns False when nothing changed.
     """
     lock_payment_of_refund(refund_id)
-    updated = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES).update(
+    movable = [*IN_FLIGHT_STATUSES, *([Refund.Status.SUCCEEDED] if reported_by_gateway else [])]
+    was_succeeded = Refund.objects.filter(pk=refund_id, status=Refund.Status.SUCCEEDED).exists()
+    updated = Refund.objects.filter(pk=refund_id, status__in=movable).update(
         status=Refund.Status.FAILED, last_error=error[:2000], updated_at=timezone.now()
     )
     if updated != 1:
         return False
     refund = Refund.objects.get(pk=refund_id)
+    if was_succeeded:
+        _sync_payment_status(payment_id=refund.payment_id)
     if refund.payment_id is not None:
         # Support's payments list shows flagged payments; a failed refund needs a human.
         Payment.objects.filter(pk=refund.payment_id).update(
@@ -257,7 +268,8 @@ def reconcile_gateway_refund(
     made before references were sent) falls back to the amount, and only when exactly
     one in-flight refund of the payment without a gateway id has that amount.
     Success moves PENDING/PROCESSING/FAILED -> SUCCEEDED and syncs the payment status;
-    failure moves PENDING/PROCESSING -> FAILED. SUCCEEDED is never moved back. Returns
+    failure moves PENDING/PROCESSING/SUCCEEDED -> FAILED (the gateway's word wins, see
+    :func:`mark_refund_failed`). Returns
     the refund (refreshed) or None when no refund of ours matches (a refund made outside
     Slotwise, or an ambiguous amount: the caller flags the payment for support, who can
     replay the event once the task recorded the id).
@@ -287,7 +299,11 @@ def reconcile_gateway_refund(
     if succeeded:
         mark_refund_succeeded(refund_id=refund.pk, gateway_refund_id=gateway_refund_id)
     else:
-        mark_refund_failed(refund_id=refund.pk, error=detail or "The gateway reported a failure.")
+        mark_refund_failed(
+            refund_id=refund.pk,
+            error=detail or "The gateway reported a failure.",
+            reported_by_gateway=True,
+        )
     refund.refresh_from_db()
     return refund
 

@@ -208,15 +208,28 @@ def test_gateway_pending_keeps_processing_until_the_webhook_reconciles(
     assert reconcile(True).status == Refund.Status.SUCCEEDED
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PARTIALLY_REFUNDED
-    # Late or repeated events never move SUCCEEDED back, nor notify twice.
+    # A repeated success event changes nothing and does not notify twice.
     assert reconcile(True).status == Refund.Status.SUCCEEDED
-    assert reconcile(False).status == Refund.Status.SUCCEEDED
     assert (
         BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").count() == 1
     )
     # A later run of the task sends nothing more.
     execute_refund.delay(refund.pk)
     assert len(responses.calls) == 1
+    # The gateway failing a refund it had reported succeeded (Stripe can) wins: the
+    # refund is FAILED for support to retry, the payment is captured in full again.
+    failed = reconcile(False)
+    assert (failed.status, failed.last_error) == (Refund.Status.FAILED, "webhook")
+    payment.refresh_from_db()
+    assert (payment.status, payment.flagged) == (Payment.Status.CAPTURED, True)
+    assert reconcile(False).status == Refund.Status.FAILED
+    assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_failed").count() == 1
+    # Our own task's errors never undo a success.
+    other = _create(payment, amount=1000)
+    services.mark_refund_succeeded(refund_id=other.pk, gateway_refund_id="re_other")
+    assert not services.mark_refund_failed(refund_id=other.pk, error="timeout")
+    other.refresh_from_db()
+    assert other.status == Refund.Status.SUCCEEDED
 
 
 @pytest.mark.django_db
