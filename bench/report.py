@@ -83,7 +83,7 @@ def render(*, args, argv, machine, counts, partners, assignment, runs, spread_si
         f"Python {machine['python']}, gunicorn gthread {args.workers} workers x "
         f"{args.threads} threads",
         f"- Load average at start: {machine['loadavg']}",
-        "- **Caveat:** the 2 cores are shared with four other engineers running test suites,",
+        "- **Caveat:** the 2 cores may be shared with other work (see the load average),",
         "  and the load generator, gunicorn and PostgreSQL all run on them too. Absolute",
         "  numbers are noisy and low; the HTTP/raw *ratio* from the same run is the figure",
         "  to compare.",
