@@ -4,18 +4,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import Booking, BookingEvent, BookingStatus
-from common.fields import AwareDateTimeField
+from common.fields import with_window_fields
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
 from payments.models import Gateway
 from payments.serializers import PaymentHandleSerializer
-
-
-def _with_window_fields(fields: dict, *, help_from: str, help_to: str) -> dict:
-    # ``from`` is a Python keyword, so it cannot be declared as a class attribute.
-    fields["from"] = AwareDateTimeField(required=False, help_text=help_from)
-    fields["to"] = AwareDateTimeField(required=False, help_text=help_to)
-    return fields
 
 
 def _check_window(attrs: dict) -> dict:
@@ -42,7 +35,7 @@ class AssignRequestSerializer(serializers.Serializer):
     )
 
     def get_fields(self):
-        return _with_window_fields(
+        return with_window_fields(
             super().get_fields(),
             help_from="Earliest slot start (ISO 8601); default now.",
             help_to="Latest slot start (ISO 8601, inclusive).",
@@ -189,7 +182,7 @@ class BookingListQuerySerializer(serializers.Serializer):
     )
 
     def get_fields(self):
-        return _with_window_fields(
+        return with_window_fields(
             super().get_fields(),
             help_from="Slot start at or after this instant (ISO 8601).",
             help_to="Slot start before this instant (ISO 8601).",

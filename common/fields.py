@@ -45,3 +45,14 @@ class AwareDateTimeField(serializers.DateTimeField):
         if parsed is not None and timezone.is_naive(parsed):
             self.fail("naive_datetime")
         return super().to_internal_value(value)
+
+
+def with_window_fields(fields: dict, *, help_from: str, help_to: str) -> dict:
+    """Add optional offset-aware ``from``/``to`` date-times to a serializer's fields.
+
+    For ``get_fields``: ``from`` is a Python keyword, so it cannot be declared as a
+    class attribute.
+    """
+    fields["from"] = AwareDateTimeField(required=False, help_text=help_from)
+    fields["to"] = AwareDateTimeField(required=False, help_text=help_to)
+    return fields

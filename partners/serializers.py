@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from common.fields import AwareDateTimeField, SlugRelatedField
+from common.fields import AwareDateTimeField, SlugRelatedField, with_window_fields
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
 MAX_SLOTS_PER_REQUEST = 200
@@ -71,11 +71,11 @@ class SlotWindowQuerySerializer(serializers.Serializer):
     """``?from=&to=`` (ISO 8601): slots starting in ``[from, to)``."""
 
     def get_fields(self):
-        fields = super().get_fields()
-        # ``from`` is a Python keyword, so these cannot be declared as class attributes.
-        fields["from"] = AwareDateTimeField(required=False, help_text="Earliest start (inclusive).")
-        fields["to"] = AwareDateTimeField(required=False, help_text="Latest start (exclusive).")
-        return fields
+        return with_window_fields(
+            super().get_fields(),
+            help_from="Earliest start (inclusive).",
+            help_to="Latest start (exclusive).",
+        )
 
     def validate(self, attrs: dict) -> dict:
         start_from, start_to = attrs.get("from"), attrs.get("to")
