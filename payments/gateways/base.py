@@ -10,10 +10,22 @@ from typing import Any, Literal
 
 from common.problems import InvalidRequest
 
+# Besides 5xx, two 4xx answers are retried on purpose, with the same idempotency key:
+# 429, rate limited, nothing was done; 409, an earlier request with the same idempotency
+# key is still being processed (Stripe and Razorpay both say to retry). Any other 4xx
+# is final.
+RETRYABLE_4XX = (409, 429)
+
+
+def is_retryable_status(status: int) -> bool:
+    """Whether an HTTP error status from a gateway is worth a retry (see RETRYABLE_4XX)."""
+    return status >= 500 or status in RETRYABLE_4XX
+
 
 class GatewayError(Exception):
-    """A gateway call failed. ``retryable`` is True for network errors, timeouts, 429
-    and HTTP 5xx (try again later with the same idempotency key), False for 4xx."""
+    """A gateway call failed. ``retryable`` is True for network errors, timeouts and
+    :func:`is_retryable_status` answers (try again later with the same idempotency key),
+    False for every other 4xx."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(message)

@@ -1,8 +1,9 @@
 """Razorpay through its SDK (orders, checkout signature, refunds, webhooks).
 
 The SDK's errors do not carry the HTTP status, so the client's ``requests`` session
-records the last response status with a hook; retryable = network error, 5xx, 429 or 409
-(``RETRYABLE_4XX``).
+records the last response status with a hook; retryable = network error or
+``is_retryable_status`` (5xx, 429, and 409: Razorpay's answer while an earlier request
+with the same X-Refund-Idempotency key is still being processed).
 """
 
 from __future__ import annotations
@@ -25,15 +26,11 @@ from payments.gateways.base import (
     PaymentGateway,
     PaymentSignal,
     RefundResult,
+    is_retryable_status,
 )
 from payments.gateways.razorpay_events import interpret_razorpay_event
 
 TIMEOUT_SECONDS = 15
-# Besides network errors and 5xx, two 4xx are retried on purpose (with the same
-# X-Refund-Idempotency key): 429, rate limited, nothing was done; 409, Razorpay's answer
-# while an earlier request with the same idempotency key is still being processed
-# ("you may retry the request"). Every other 4xx is final.
-RETRYABLE_4XX = (409, 429)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -76,7 +73,7 @@ class RazorpayGateway(PaymentGateway):
         except requests.exceptions.RequestException as exc:
             status = session.last_status  # type: ignore[attr-defined]
             # A non-JSON error body surfaces as a JSON decode error of the response.
-            retryable = status is None or status >= 500 or status in RETRYABLE_4XX
+            retryable = status is None or is_retryable_status(status)
             raise GatewayError(
                 f"razorpay {what}: {exc}", retryable=retryable, status=status
             ) from exc
@@ -87,7 +84,7 @@ class RazorpayGateway(PaymentGateway):
         ) as exc:
             status = session.last_status  # type: ignore[attr-defined]
             if status is not None:
-                retryable = status >= 500 or status in RETRYABLE_4XX
+                retryable = is_retryable_status(status)
             else:
                 retryable = not isinstance(exc, razorpay.errors.BadRequestError)
             raise GatewayError(

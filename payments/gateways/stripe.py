@@ -25,6 +25,7 @@ from payments.gateways.base import (
     PaymentSignal,
     RefundResult,
     SignalKind,
+    is_retryable_status,
 )
 
 TIMEOUT_SECONDS = 15
@@ -45,11 +46,9 @@ def _gateway_error(what: str, exc: stripe.StripeError) -> GatewayError:
     if isinstance(exc, stripe.APIConnectionError) or status is None:
         retryable = True
     else:
-        # Besides 5xx, two 4xx are retried on purpose (the same idempotency key goes with
-        # the retry): 429, rate limited, nothing was done; 409, another request with the
-        # same idempotency key is still in progress (or a lock timed out), and the retry
-        # gets its answer. Every other 4xx is final.
-        retryable = status >= 500 or status in (409, 429)
+        # 409 from Stripe: a request with the same idempotency key is still in progress
+        # (or a lock timed out); the retry gets its answer.
+        retryable = is_retryable_status(status)
     return GatewayError(f"stripe {what}: {exc}", retryable=retryable, status=status)
 
 
