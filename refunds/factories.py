@@ -46,3 +46,19 @@ class DisputeFactory(factory.django.DjangoModelFactory):
     booking = factory.SubFactory(BookingFactory, status=BookingStatus.COMPLETED)
     raised_by = factory.LazyAttribute(lambda o: o.booking.customer)
     reason = "Service was not delivered as described."
+
+
+def create_refund_of(payment, amount=None, *, source=None, reason="test", **extra):
+    """A refund of ``payment`` through the real ``services.create_refund`` (ceiling check,
+    idempotency key); ``amount`` defaults to everything captured, ``source`` to MANUAL."""
+    from refunds import services
+    from refunds.models import Refund
+
+    return services.create_refund(
+        booking=payment.booking,
+        payment=payment,
+        amount_minor=payment.captured_amount_minor if amount is None else amount,
+        source=source or Refund.Source.MANUAL,
+        reason=reason,
+        **extra,
+    )

@@ -9,6 +9,7 @@ from bookings.models import BookingEvent
 from payments.models import Payment
 from refunds import services
 from refunds.errors import RefundNotRetryable
+from refunds.factories import create_refund_of
 from refunds.models import Refund
 from refunds.tasks import REFUND_MAX_ATTEMPTS, execute_refund, retry_delay
 from refunds.tests.conftest import RAZORPAY_BASE, STRIPE_BASE
@@ -22,13 +23,7 @@ def _stripe_refund(status="succeeded", refund_id="re_fake_1", amount=49900):
 
 
 def _create(payment, amount=None, source=Refund.Source.MANUAL):
-    return services.create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=payment.captured_amount_minor if amount is None else amount,
-        source=source,
-        reason="test",
-    )
+    return create_refund_of(payment, amount, source=source)
 
 
 @pytest.mark.django_db

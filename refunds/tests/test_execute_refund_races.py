@@ -13,7 +13,7 @@ import responses
 from bookings.models import BookingEvent
 from common.testing import run_concurrently
 from payments.models import Payment
-from refunds import services
+from refunds.factories import create_refund_of
 from refunds.models import Refund
 from refunds.tasks import execute_refund
 from refunds.tests.fake_gateways import FakeRefunds
@@ -41,13 +41,7 @@ def test_a_retry_after_the_gateway_made_the_refund_but_the_answer_was_lost_refun
     fake = FakeRefunds(gateway, payment).install()
     fake.lose_answers = 1  # the gateway refunds, the connection drops before its answer
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.create_refund(
-            booking=payment.booking,
-            payment=payment,
-            amount_minor=payment.captured_amount_minor,
-            source=Refund.Source.MANUAL,
-            reason="lost answer",
-        )
+        refund = create_refund_of(payment, reason="lost answer")
     # The message is delivered once more (acks_late after a worker restart): a no-op.
     assert execute_refund.apply(args=[refund.pk]).get() == "skipped"
 

@@ -12,6 +12,7 @@ from common.testing import run_concurrently
 from payments.models import Payment
 from refunds import services
 from refunds.errors import DisputeNotOpen, NothingCaptured, RefundExceedsCaptured
+from refunds.factories import create_refund_of
 from refunds.models import Dispute, Refund
 from refunds.tests.fake_gateways import FakeRefunds
 
@@ -63,13 +64,7 @@ def test_a_failed_refund_frees_its_room_but_cannot_be_retried_into_an_excess(
     captured_payment, support_user
 ):
     payment = captured_payment(amount=10000)
-    first = services.create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=10000,
-        source=Refund.Source.MANUAL,
-        reason="a",
-    )
+    first = create_refund_of(payment, 10000, reason="a")
     services.mark_refund_failed(refund_id=first.pk, error="card closed")
     replacement = services.refund_booking_manually(
         booking_id=payment.booking_id, amount_minor=10000, reason="b", actor=support_user

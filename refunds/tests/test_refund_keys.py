@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 
 from refunds import services
+from refunds.factories import create_refund_of
 from refunds.models import Refund, refund_key_base
 
 # Razorpay's X-Refund-Idempotency: at least 10 of [A-Za-z0-9_-]; Stripe allows 255.
@@ -30,13 +31,7 @@ def test_the_same_refund_id_under_another_gateway_order_gets_another_key():
 @pytest.mark.django_db
 def test_a_refund_keeps_the_key_it_got_at_creation(captured_payment, support_user):
     payment = captured_payment(gateway="stripe")
-    refund = services.create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=100,
-        source=Refund.Source.MANUAL,
-        reason="key",
-    )
+    refund = create_refund_of(payment, 100, reason="key")
     key = refund.idempotency_key
     assert key == refund_key_base(refund_id=refund.pk, order_id=payment.order_id)
     assert Refund.objects.get(pk=refund.pk).idempotency_key == key
@@ -60,13 +55,7 @@ def test_a_refund_keeps_the_key_it_got_at_creation(captured_payment, support_use
 def test_refunds_made_before_the_namespace_keep_the_key_they_were_sent_with(captured_payment):
     migration = importlib.import_module("refunds.migrations.0005_refund_key_base")
     payment = captured_payment()
-    refund = services.create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=100,
-        source=Refund.Source.MANUAL,
-        reason="old",
-    )
+    refund = create_refund_of(payment, 100, reason="old")
     Refund.objects.filter(pk=refund.pk).update(key_base="")  # as the column arrives
 
     migration.keep_the_keys_already_sent(apps, None)

@@ -7,21 +7,12 @@ import responses
 from bookings.models import BookingEvent
 from payments.models import Payment
 from refunds import services
+from refunds.factories import create_refund_of
 from refunds.models import Refund
 from refunds.tasks import execute_refund
 from refunds.tests.fake_gateways import FakeRefunds
 
 GATEWAYS = ["stripe", "razorpay"]
-
-
-def _create(payment, amount):
-    return services.create_refund(
-        booking=payment.booking,
-        payment=payment,
-        amount_minor=amount,
-        source=Refund.Source.MANUAL,
-        reason="test",
-    )
 
 
 def _events(payment, kind):
@@ -36,8 +27,8 @@ def test_webhook_of_the_second_of_two_equal_refunds_before_its_task_recorded_it(
 ):
     payment = captured_payment(gateway=gateway, amount=20000)
     with django_capture_on_commit_callbacks(execute=False):  # both tasks still queued
-        first = _create(payment, 10000)
-        second = _create(payment, 10000)
+        first = create_refund_of(payment, 10000)
+        second = create_refund_of(payment, 10000)
     fake = FakeRefunds(gateway, payment).install()
     # The gateway reports the second refund done while our request for it is still open.
     fake.while_in_flight = lambda made: fake.deliver(client, fake.webhook(made, succeeded=True))
@@ -78,8 +69,8 @@ def test_an_id_guessed_by_amount_moves_to_the_refund_the_gateway_made_it_for(
     the gateway again for its own."""
     payment = captured_payment(gateway="stripe", amount=20000)
     with django_capture_on_commit_callbacks(execute=False):
-        guessed = _create(payment, 10000)
-        owner = _create(payment, 10000)
+        guessed = create_refund_of(payment, 10000)
+        owner = create_refund_of(payment, 10000)
     services.mark_refund_failed(refund_id=owner.pk, error="no answer")  # before the event
     services.reconcile_gateway_refund(
         payment=payment,
@@ -128,8 +119,8 @@ def test_an_event_without_reference_matching_two_equal_refunds_is_flagged_not_gu
     captured_payment,
 ):
     payment = captured_payment(gateway="stripe", amount=20000)
-    first = _create(payment, 10000)
-    second = _create(payment, 10000)
+    first = create_refund_of(payment, 10000)
+    second = create_refund_of(payment, 10000)
     found = services.reconcile_gateway_refund(
         payment=payment, gateway_refund_id="re_x", succeeded=True, amount_minor=10000, detail=""
     )
@@ -145,7 +136,7 @@ def test_a_late_event_of_an_earlier_key_round_changes_nothing(captured_payment, 
     """Support retried a refund the gateway had failed: the retry is a new gateway refund
     (next key round); a redelivered failure of the first one must not fail it."""
     payment = captured_payment(gateway="stripe", amount=20000)
-    refund = _create(payment, 10000)
+    refund = create_refund_of(payment, 10000)
     first_key = refund.idempotency_key
     services.mark_refund_awaiting_gateway(refund_id=refund.pk, gateway_refund_id="re_first")
     services.reconcile_gateway_refund(
@@ -202,7 +193,7 @@ def test_a_signed_refund_failure_webhook_fails_the_refund_and_flags_it_once(
     payment = captured_payment(gateway=gateway, amount=20000)
     fake = FakeRefunds(gateway, payment, outcome="pending").install()
     with django_capture_on_commit_callbacks(execute=True):
-        refund = _create(payment, 15000)
+        refund = create_refund_of(payment, 15000)
     refund.refresh_from_db()
     made = fake.refund_for(refund)
     assert (refund.status, refund.gateway_refund_id) == (Refund.Status.PROCESSING, made["id"])
