@@ -40,7 +40,7 @@ run: install
 
 # The suite runs in production mode (DATABASE_URL set), where the sandbox gateway is off by
 # default; it opts in explicitly, as a staging demo would, to have an offline gateway.
-# payments/tests/test_gateway_settings.py checks the real defaults in a clean environment.
+# tests/payments/test_gateway_settings.py checks the real defaults in a clean environment.
 test: install-dev
 	mkdir -p staticfiles
 	env -u DEBUG DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

@@ -1,0 +1,53 @@
+"""Booking factories that keep the inventory honest: a seat-holding booking is counted in
+its slot's ``booked`` (as :func:`bookings.services.book_slot` would do)."""
+
+from datetime import timedelta
+
+import factory
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from partners.models import Slot
+from tests.factories.accounts import CustomerFactory
+from tests.factories.partners import ServiceVariantFactory, SlotFactory
+
+
+class BookingFactory(factory.django.DjangoModelFactory):
+    """``BookingFactory(slot=..., status=..., quantity=...)``.
+
+    The partner is the slot's; the variant's service is added to the partner's services;
+    ``holds_seats`` bookings add ``quantity`` to ``slot.booked`` (the CHECK constraint
+    rejects a factory call that would oversell, like production would).
+    """
+
+    class Meta:
+        model = Booking
+
+    customer = factory.SubFactory(CustomerFactory)
+    slot = factory.SubFactory(SlotFactory)
+    partner = factory.LazyAttribute(lambda o: o.slot.partner)
+    variant = factory.SubFactory(ServiceVariantFactory)
+    quantity = 1
+    amount_minor = factory.LazyAttribute(lambda o: o.variant.price_minor * o.quantity)
+    currency = factory.LazyAttribute(lambda o: o.variant.currency)
+    status = BookingStatus.PENDING_PAYMENT
+    holds_seats = factory.LazyAttribute(
+        lambda o: (
+            o.status
+            not in (BookingStatus.EXPIRED, BookingStatus.CANCELLED, BookingStatus.PAYMENT_FAILED)
+        )
+    )
+    hold_expires_at = factory.LazyFunction(
+        lambda: timezone.now() + timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
+    )
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        booking = super()._create(model_class, *args, **kwargs)
+        booking.partner.services.add(booking.variant.service)
+        if booking.holds_seats:
+            Slot.objects.filter(pk=booking.slot_id).update(booked=F("booked") + booking.quantity)
+            booking.slot.refresh_from_db(fields=["booked"])
+        return booking

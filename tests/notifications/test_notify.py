@@ -1,0 +1,75 @@
+import pytest
+from django.core import mail
+from django.db import transaction
+
+from bookings.models import BookingStatus
+from notifications.models import OutboxMessage
+from notifications.services import Recipient, notify
+from tests.factories.bookings import BookingFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_notify_writes_rows_and_delivers_them_after_commit(django_capture_on_commit_callbacks):
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    booking.customer.phone = "+15550001"
+    booking.customer.save()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rows = notify(
+            kind="refund",
+            booking=booking,
+            context={"amount": 49950, "currency": "INR", "status": "succeeded"},
+        )
+    assert [r.channel for r in rows] == ["email", "sms"]
+    assert all(r.status == OutboxMessage.Status.PENDING for r in rows)
+    assert mail.outbox == []  # nothing is sent before commit
+
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [booking.customer.email]
+    assert "INR 499.50" in mail.outbox[0].body
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_notify_rows_roll_back_with_the_callers_transaction(django_capture_on_commit_callbacks):
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                notify(kind="booking_cancelled", booking=booking)
+                raise RuntimeError("the state change failed")
+        except RuntimeError:
+            pass
+    assert OutboxMessage.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_notify_once_key_writes_the_notification_only_once():
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    first = notify(kind="booking_reminder", booking=booking, once_key="reminder:x")
+    second = notify(kind="booking_reminder", booking=booking, once_key="reminder:x")
+    assert len(first) == 1 and second == []
+    assert OutboxMessage.objects.filter(kind="booking_reminder").count() == 1
+
+
+def test_notify_to_explicit_recipients_with_custom_text(
+    sms_outbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = notify(
+            kind="support_note",
+            recipients=[Recipient(phone="+15550002")],
+            context={"subject": "Hello", "message": "Your dispute was resolved."},
+        )
+    assert [r.channel for r in rows] == ["sms"]
+    assert sms_outbox[0].to == "+15550002"
+    assert sms_outbox[0].body == "Your dispute was resolved."
+
+
+def test_notify_rejects_unknown_kind_without_text():
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    with pytest.raises(ValueError):
+        notify(kind="mystery", booking=booking)
+    assert OutboxMessage.objects.count() == 0

@@ -1,0 +1,218 @@
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+
+from partners.models import City, Partner, Slot
+from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
+
+
+@pytest.fixture
+def admin_client(client, support_user):
+    client.force_login(support_user)
+    return client
+
+
+@pytest.mark.django_db
+def test_admin_actions_verify_and_deactivate_partners(admin_client):
+    pending = PartnerFactory(verified=False)
+    other = PartnerFactory(verified=False)
+
+    admin_client.post(
+        "/admin/partners/partner/",
+        {"action": "verify", "_selected_action": [pending.pk]},
+    )
+    admin_client.post(
+        "/admin/partners/partner/",
+        {"action": "deactivate", "_selected_action": [pending.pk]},
+    )
+
+    pending.refresh_from_db()
+    other.refresh_from_db()
+    assert (pending.verified, pending.active) == (True, False)
+    assert (other.verified, other.active) == (False, True)
+
+
+@pytest.mark.django_db
+def test_partner_changelist_filters_by_city_and_verified_and_searches(admin_client):
+    pune = CityFactory(slug="pune")
+    target = PartnerFactory(city=pune, verified=False, name="Pune Pipes")
+    PartnerFactory(city=pune, verified=True)
+    PartnerFactory(verified=False)
+
+    filtered = admin_client.get(
+        "/admin/partners/partner/", {"city__id__exact": pune.pk, "verified__exact": "0"}
+    )
+    searched = admin_client.get("/admin/partners/partner/", {"q": "pipes"})
+
+    assert list(filtered.context["cl"].result_list) == [target]
+    assert list(searched.context["cl"].result_list) == [target]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("availability", ["available", "full", "blocked"])
+def test_slot_changelist_filters_by_availability(admin_client, availability):
+    slots = {
+        "available": SlotFactory(capacity=2, booked=1),
+        "full": SlotFactory(capacity=1, booked=1),
+        "blocked": SlotFactory(blocked=True),
+    }
+
+    response = admin_client.get("/admin/partners/slot/", {"availability": availability})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [slots[availability]]
+
+
+@pytest.mark.django_db
+def test_slot_changelist_filters_by_city_and_partner(admin_client):
+    slot = SlotFactory()
+    SlotFactory()
+
+    by_city = admin_client.get(
+        "/admin/partners/slot/", {"partner__city__id__exact": slot.partner.city_id}
+    )
+    by_partner = admin_client.get("/admin/partners/slot/", {"partner__id__exact": slot.partner_id})
+
+    assert list(by_city.context["cl"].result_list) == [slot]
+    assert list(by_partner.context["cl"].result_list) == [slot]
+
+
+@pytest.mark.django_db
+def test_admin_bulk_blocks_slots(admin_client):
+    chosen = [SlotFactory(), SlotFactory()]
+    untouched = SlotFactory()
+
+    admin_client.post(
+        "/admin/partners/slot/",
+        {"action": "block", "_selected_action": [s.pk for s in chosen]},
+    )
+
+    assert set(Slot.objects.filter(blocked=True)) == set(chosen)
+    untouched.refresh_from_db()
+    assert untouched.blocked is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/partners/city/",
+        "/admin/partners/service/",
+        "/admin/partners/service/add/",
+        "/admin/partners/partner/",
+        "/admin/partners/staff/",
+        "/admin/partners/slot/",
+    ],
+)
+def test_admin_pages_render(admin_client, url):
+    PartnerFactory()
+    SlotFactory()
+
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_slot_booked_count_is_read_only_in_the_admin(admin_client):
+    slot = SlotFactory(capacity=3, booked=1)
+
+    response = admin_client.get(f"/admin/partners/slot/{slot.pk}/change/")
+
+    assert "booked" not in response.context["adminform"].form.fields
+    assert Partner.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_rejects_an_overlapping_or_inverted_slot(admin_client):
+    existing = SlotFactory()
+    form = {
+        "partner": existing.partner_id,
+        "start_0": (existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
+        "start_1": (existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
+        "end_0": (existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "end_1": (existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "capacity": 1,
+    }
+
+    overlapping = admin_client.post("/admin/partners/slot/add/", form)
+    inverted = admin_client.post(
+        "/admin/partners/slot/add/", {**form, "end_0": form["start_0"], "end_1": "00:00:00"}
+    )
+
+    assert overlapping.status_code == 200
+    assert overlapping.context["adminform"].form.non_field_errors()
+    assert inverted.status_code == 200
+    assert "end" in inverted.context["adminform"].form.errors
+    assert list(Slot.objects.all()) == [existing]
+
+
+@pytest.mark.django_db
+def test_admin_cannot_shrink_capacity_below_booked_seats(admin_client):
+    slot = SlotFactory(capacity=3, booked=2)
+    form = {
+        "partner": slot.partner_id,
+        "start_0": slot.start.strftime("%Y-%m-%d"),
+        "start_1": slot.start.strftime("%H:%M:%S"),
+        "end_0": slot.end.strftime("%Y-%m-%d"),
+        "end_1": slot.end.strftime("%H:%M:%S"),
+        "capacity": 1,
+    }
+
+    response = admin_client.post(f"/admin/partners/slot/{slot.pk}/change/", form)
+
+    assert "capacity" in response.context["adminform"].form.errors
+    slot.refresh_from_db()
+    assert slot.capacity == 3
+
+
+@pytest.mark.django_db
+def test_admin_slot_edit_never_overwrites_seats_booked_meanwhile(rf, admin_user):
+    from django.contrib.admin.sites import site
+
+    from partners.admin import SlotAdminForm
+
+    slot = SlotFactory(capacity=3, booked=0)
+    form = SlotAdminForm(
+        data={
+            "partner": slot.partner_id,
+            "start": slot.start,
+            "end": slot.end,
+            "capacity": 5,
+            "blocked": False,
+        },
+        instance=Slot.objects.get(pk=slot.pk),  # loaded by the admin's POST: booked == 0
+    )
+    assert form.is_valid(), form.errors
+    edited = form.save(commit=False)
+    # A booking takes two seats between the admin loading the row and saving it.
+    Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 2)
+
+    request = rf.post("/admin/partners/slot/")
+    request.user = admin_user
+    site._registry[Slot].save_model(request, edited, form, change=True)
+
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (5, 2)
+
+
+@pytest.mark.django_db
+def test_admin_add_city_rejects_a_time_zone_that_is_not_iana(admin_client):
+    response = admin_client.post(
+        "/admin/partners/city/add/",
+        {"name": "Bengaluru North", "slug": "bengaluru-north", "time_zone": "Asia/Bengaluru"},
+    )
+
+    assert response.status_code == 200  # the form again, not a redirect
+    assert "time_zone" in response.context["adminform"].form.errors
+    assert not City.objects.filter(slug="bengaluru-north").exists()
+
+
+@pytest.mark.django_db
+def test_admin_add_city_accepts_an_iana_time_zone(admin_client):
+    response = admin_client.post(
+        "/admin/partners/city/add/",
+        {"name": "Bengaluru North", "slug": "bengaluru-north", "time_zone": "Asia/Kolkata"},
+    )
+
+    assert response.status_code == 302
+    assert City.objects.get(slug="bengaluru-north").time_zone == "Asia/Kolkata"

@@ -1,0 +1,126 @@
+"""The sandbox gateway's pages and webhook: pressing a button delivers a signed webhook
+through the same verification and processing as any gateway's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from bookings.models import Booking, BookingStatus
+from partners.models import Slot
+from payments.gateways.sandbox import build_payment_webhook
+from payments.models import Payment, WebhookEvent
+from tests.factories.bookings import BookingFactory
+from tests.factories.payments import PaymentFactory
+from tests.payments.conftest import SANDBOX_SECRET, hmac_hex, post_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sandbox_payment():
+    return PaymentFactory(
+        booking=BookingFactory(), gateway="sandbox", order_id="sbx_order_0123abcd"
+    )
+
+
+def test_checkout_form_without_csrf_token_is_refused(sandbox_payment):
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+
+    assert response.status_code == 403
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == "PENDING_PAYMENT"
+
+
+def test_fail_button_fails_the_booking_and_releases_the_seats(client, sandbox_payment):
+    response = client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/fail")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/sandbox/return/{sandbox_payment.order_id}"
+    booking = Booking.objects.get(pk=sandbox_payment.booking_id)
+    assert booking.status == BookingStatus.PAYMENT_FAILED
+    assert Slot.objects.get(pk=booking.slot_id).booked == 0
+
+
+def test_pay_after_fail_confirms_and_paying_twice_confirms_once(client, sandbox_payment):
+    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/fail")
+    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+
+    booking = Booking.objects.get(pk=sandbox_payment.booking_id)
+    assert booking.status == BookingStatus.CONFIRMED
+    assert booking.events.filter(to_status="CONFIRMED").count() == 1
+    assert WebhookEvent.objects.count() == 3
+
+
+def test_unknown_order_is_404(client):
+    assert client.get("/sandbox/checkout/sbx_order_nope").status_code == 404
+    assert client.post("/sandbox/checkout/sbx_order_nope/pay").status_code == 404
+
+
+def test_checkout_and_webhook_are_404_when_the_sandbox_is_disabled(
+    client, settings, sandbox_payment
+):
+    settings.PAYMENT_SANDBOX_ENABLED = False
+    body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
+    signed = {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+
+    assert post_webhook(client, "sandbox", body, signed).status_code == 404
+    assert WebhookEvent.objects.count() == 0
+
+    assert client.get(f"/sandbox/checkout/{sandbox_payment.order_id}").status_code == 404
+    assert client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay").status_code == 404
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == "PENDING_PAYMENT"
+
+
+def test_a_razorpay_order_has_no_sandbox_checkout(client):
+    payment = PaymentFactory(gateway="razorpay", order_id="order_real")
+
+    assert client.post(f"/sandbox/checkout/{payment.order_id}/pay").status_code == 404
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CREATED
+
+
+@pytest.mark.parametrize("tamper", ["body", "secret", "missing", "non_ascii"])
+def test_bad_sandbox_signature_is_400_and_stores_nothing(client, sandbox_payment, tamper):
+    body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
+    signed = {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+    if tamper == "body":
+        body = body.replace(b'"status":"captured"', b'"status":"captured" ')
+    elif tamper == "secret":
+        signed["HTTP_X_SANDBOX_SIGNATURE"] = hmac_hex(body, "not-the-sandbox-secret")
+    elif tamper == "missing":
+        signed = {}
+    else:  # hmac.compare_digest raises TypeError on non-ASCII str
+        signed["HTTP_X_SANDBOX_SIGNATURE"] = "é" * 64
+
+    response = post_webhook(client, "sandbox", body, signed)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_signature"
+    assert WebhookEvent.objects.count() == 0
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == "PENDING_PAYMENT"
+    sandbox_payment.refresh_from_db()
+    assert sandbox_payment.status == Payment.Status.CREATED
+
+
+def test_sandbox_webhook_from_outside_is_verified_with_the_secret(client, sandbox_payment):
+    body, headers = build_payment_webhook(payment=sandbox_payment, outcome="captured")
+    assert headers["X-Sandbox-Signature"] == hmac_hex(body, SANDBOX_SECRET)
+    tampered = body.replace(b'"status":"captured"', b'"status":"captured" ')
+
+    rejected = post_webhook(
+        client, "sandbox", tampered, {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+    )
+    accepted = post_webhook(
+        client, "sandbox", body, {"HTTP_X_SANDBOX_SIGNATURE": headers["X-Sandbox-Signature"]}
+    )
+
+    assert rejected.status_code == 400
+    assert accepted.status_code == 200
+    assert WebhookEvent.objects.get().event_id == json.loads(body)["event_id"]
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == BookingStatus.CONFIRMED
