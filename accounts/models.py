@@ -2,11 +2,9 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from common.roles import Role
 
-class Role(models.TextChoices):
-    CUSTOMER = "customer", "Customer"
-    PARTNER = "partner", "Partner"
-    SUPPORT = "support", "Support"
+__all__ = ["Role", "User", "UserManager"]
 
 
 class UserManager(BaseUserManager):

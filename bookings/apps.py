@@ -5,4 +5,7 @@ class BookingsConfig(AppConfig):
     name = "bookings"
 
     def ready(self) -> None:
-        from bookings import receivers_waitlist  # noqa: F401  (connects the waitlist receiver)
+        # Connect the receivers of booking status changes: messages and partner
+        # webhooks, and waitlist entries following their offered bookings.
+        from bookings import notices  # noqa: F401
+        from bookings.waitlist import receivers  # noqa: F401

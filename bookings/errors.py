@@ -1,18 +1,26 @@
 """Booking domain errors, each with its stable problem ``code``."""
 
-from common.problems import Conflict, InvalidRequest, InvalidTransition, NotFound
+from common.problems import Conflict, InvalidRequest, NotFound
+from partners.errors import SlotNotFound, StaffNotFound
 
 __all__ = [
     "AlreadyCancelled",
+    "AlreadyWaitlisted",
+    "BookingNotFound",
     "InvalidTransition",
     "NoPartnerAvailable",
+    "NotWaiting",
     "PartnerUnavailable",
     "SlotNotFound",
     "SlotBlocked",
+    "SlotHasRoom",
     "SlotInPast",
     "SlotUnavailable",
+    "StaffNotAssigned",
+    "StaffNotFound",
     "VariantDoesNotFit",
     "VariantNotOffered",
+    "WaitlistEntryNotFound",
 ]
 
 
@@ -24,11 +32,6 @@ class SlotUnavailable(Conflict):
 class SlotBlocked(Conflict):
     code = "slot_blocked"
     title = "The slot is blocked by the partner"
-
-
-class SlotNotFound(NotFound):
-    code = "slot_not_found"
-    title = "No such slot"
 
 
 class PartnerUnavailable(Conflict):
@@ -59,3 +62,43 @@ class NoPartnerAvailable(NotFound):
 class AlreadyCancelled(Conflict):
     code = "already_cancelled"
     title = "The booking is already cancelled"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "The booking is not in a state that allows this"
+
+
+class BookingNotFound(NotFound):
+    """Also for another customer's or partner's booking: its existence is not revealed."""
+
+    code = "booking_not_found"
+    title = "No such booking"
+
+
+class StaffNotAssigned(Conflict):
+    code = "staff_not_assigned"
+    title = "No staff member is assigned to the booking"
+
+
+# --- waitlist ---
+
+
+class SlotHasRoom(Conflict):
+    code = "slot_has_room"
+    title = "The slot has room: book it instead"
+
+
+class AlreadyWaitlisted(Conflict):
+    code = "already_waitlisted"
+    title = "You are already on this slot's waitlist"
+
+
+class WaitlistEntryNotFound(NotFound):
+    code = "waitlist_entry_not_found"
+    title = "No such waitlist entry"
+
+
+class NotWaiting(Conflict):
+    code = "waitlist_entry_not_waiting"
+    title = "The waitlist entry is no longer waiting"

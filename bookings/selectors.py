@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from bookings.extensions import extra_related
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
 from partners.models import City, Partner, Service, ServiceVariant, Slot
 
@@ -157,8 +158,9 @@ def _local_slot_day(time_zones: Iterable[str]) -> Case:
     )
 
 
-def _with_payment(queryset: QuerySet[Booking]) -> QuerySet[Booking]:
-    return queryset.select_related("slot", "partner", "partner__city", "payment")
+def _for_display(queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+    # extra_related: relations higher layers render with the booking (payments' payment).
+    return queryset.select_related("slot", "partner", "partner__city", *extra_related)
 
 
 def filter_bookings(
@@ -190,11 +192,11 @@ def filter_bookings(
 
 
 def customer_bookings(*, customer) -> QuerySet[Booking]:
-    return _with_payment(Booking.objects.filter(customer=customer))
+    return _for_display(Booking.objects.filter(customer=customer))
 
 
 def partner_bookings(*, partner: Partner) -> QuerySet[Booking]:
-    return _with_payment(Booking.objects.filter(partner=partner)).select_related(
+    return _for_display(Booking.objects.filter(partner=partner)).select_related(
         "customer", "assigned_staff"
     )
 

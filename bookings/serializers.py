@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bookings import selectors
+from bookings.extensions import extra_fields
 from bookings.models import Booking, BookingEvent, BookingStatus
 from common.fields import with_window_fields
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
-from payments.models import Gateway
-from payments.serializers import PaymentHandleSerializer
 
 
 def _check_window(attrs: dict) -> dict:
@@ -67,23 +66,6 @@ class AssignmentSerializer(serializers.Serializer):
 # --- bookings -------------------------------------------------------------------------------
 
 
-class BookingCreateSerializer(serializers.Serializer):
-    slot_id = serializers.IntegerField(min_value=1)
-    variant_id = serializers.IntegerField(
-        min_value=1,
-        help_text="A variant the slot's partner offers (else 400 `variant_not_offered`) "
-        "whose `duration_minutes` fits in the slot, `end - start` (else 400 "
-        "`variant_does_not_fit`).",
-    )
-    quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
-    gateway = serializers.ChoiceField(
-        choices=Gateway.choices,
-        required=False,
-        allow_null=True,
-        help_text="Payment gateway; default PAYMENT_DEFAULT_GATEWAY.",
-    )
-
-
 class BookingEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
@@ -119,7 +101,6 @@ class BookingSerializer(serializers.ModelSerializer):
     amount = serializers.IntegerField(source="amount_minor", read_only=True)
     slot_start = serializers.DateTimeField(source="slot.start", read_only=True)
     slot_end = serializers.DateTimeField(source="slot.end", read_only=True)
-    payment = serializers.SerializerMethodField()
 
     class Meta:
         model = Booking
@@ -136,15 +117,16 @@ class BookingSerializer(serializers.ModelSerializer):
             "assigned_staff_id",
             "slot_start",
             "slot_end",
-            "payment",
             "created_at",
         ]
         read_only_fields = fields
 
-    @extend_schema_field(PaymentHandleSerializer(allow_null=True))
-    def get_payment(self, booking: Booking):
-        payment = getattr(booking, "payment", None)  # reverse one-to-one: None when absent
-        return PaymentHandleSerializer(payment).data if payment is not None else None
+    def get_fields(self):
+        fields = super().get_fields()
+        # Fields of higher layers (bookings.extensions), e.g. payments' ``payment``.
+        for name, factory in extra_fields.items():
+            fields[name] = factory()
+        return fields
 
 
 class BookingDetailSerializer(BookingSerializer):
@@ -199,3 +181,19 @@ class BookingListQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs):
         return _check_window(attrs)
+
+
+def customer_booking_data(booking: Booking) -> dict:
+    """The booking as ``GET bookings/{id}`` shows it to its customer (with the timeline)."""
+    queryset = selectors.customer_bookings(customer=booking.customer)
+    return BookingDetailSerializer(
+        selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
+    ).data
+
+
+def provider_booking_data(booking: Booking) -> dict:
+    """The booking as ``GET provider/bookings/{id}`` shows it to its partner."""
+    queryset = selectors.partner_bookings(partner=booking.partner)
+    return ProviderBookingDetailSerializer(
+        selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
+    ).data

@@ -24,6 +24,7 @@ from bookings.errors import (
 )
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event, take_seats, transition_booking
+from common.locking import lock
 from partners.models import ServiceVariant, Slot
 
 logger = logging.getLogger(__name__)
@@ -144,11 +145,12 @@ def expire_booking_hold(*, booking_id: int) -> bool:
     """
     with transaction.atomic():
         still_due = (
-            Booking.objects.select_for_update()
-            .filter(
-                pk=booking_id,
-                status=BookingStatus.PENDING_PAYMENT,
-                hold_expires_at__lt=timezone.now(),
+            lock(
+                Booking.objects.filter(
+                    pk=booking_id,
+                    status=BookingStatus.PENDING_PAYMENT,
+                    hold_expires_at__lt=timezone.now(),
+                )
             )
             .values_list("pk", flat=True)
             .first()

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from bookings.reminders import queue_due_reminders
 from bookings.services import expire_due_holds
 
 
@@ -11,3 +12,9 @@ def expire_holds() -> int:
     conditional transition, exactly once. Returns how many this run expired.
     """
     return expire_due_holds()
+
+
+@shared_task(name="bookings.tasks.enqueue_booking_reminders")
+def enqueue_booking_reminders() -> int:
+    """Queue the "starts soon" reminder of confirmed bookings, once per booking."""
+    return queue_due_reminders()

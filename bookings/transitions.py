@@ -18,6 +18,7 @@ from django.db.models import F
 from bookings.errors import InvalidTransition
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.signals import booking_status_changed
+from common.locking import lock
 from partners.models import Slot
 
 # Allowed moves (DESIGN.md). Used for validation and documentation; callers still
@@ -92,8 +93,7 @@ def transition_booking(
     # Lock the row so we learn the status we are leaving; the UPDATE's WHERE is the
     # real guard, the lock just makes the recorded from-status exact.
     current = (
-        Booking.objects.select_for_update()
-        .filter(pk=booking_id)
+        lock(Booking.objects.filter(pk=booking_id))
         .values_list("status", "holds_seats", "slot_id", "quantity")
         .first()
     )

@@ -1,37 +1,26 @@
 from __future__ import annotations
 
-from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsCustomer, IsPartner
-from bookings import selectors, services
-from bookings.errors import NoPartnerAvailable
+from bookings import selectors, staffing
+from bookings.errors import BookingNotFound, NoPartnerAvailable
 from bookings.models import Booking
 from bookings.serializers import (
     AssignmentSerializer,
     AssignRequestSerializer,
-    BookingCreateSerializer,
     BookingDetailSerializer,
     BookingListQuerySerializer,
     BookingSerializer,
     ProviderBookingDetailSerializer,
     ProviderBookingSerializer,
+    provider_booking_data,
 )
 from common.idempotency import idempotent
-from payments.services import start_payment
-
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Retry-safe key (scoped to the user, kept 24 h): the same key and body "
-    "replays the first response; another body -> 422; while the first runs -> 409.",
-)
+from common.permissions import IsCustomer, IsPartner
+from common.problems import PROBLEM, PROBLEM_RESPONSES
 
 
 class AssignPartnerView(APIView):
@@ -83,7 +72,8 @@ def _list_filters(request) -> dict:
 
 
 class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The customer's own bookings; another customer's booking is a 404."""
+    """The customer's own bookings; another customer's booking is a 404. Creating one is
+    checkout (``payments.views.CheckoutViewSet`` adds ``create``)."""
 
     permission_classes = [IsCustomer]
     serializer_class = BookingSerializer
@@ -111,46 +101,6 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses={200: BookingDetailSerializer, 404: PROBLEM})
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="Book a slot (hold seats, start the payment)",
-        description="Takes `quantity` seats of the slot and holds them for "
-        "`BOOKING_HOLD_MINUTES` in PENDING_PAYMENT; amount = variant price x quantity. "
-        "Errors: 404 `slot_not_found`; 400 `slot_in_past`, `variant_not_offered` (the "
-        "slot's partner does not offer the variant), `variant_does_not_fit` (the variant's "
-        "`duration_minutes` is longer than the slot, `end - start`); 409 "
-        "`partner_unavailable`, `slot_blocked`, `slot_unavailable` (not enough free seats). "
-        "Nothing is booked when it fails.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=BookingCreateSerializer,
-        responses={
-            201: BookingDetailSerializer,
-            400: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-            422: PROBLEM,
-        },
-    )
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        serializer = BookingCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        booking = services.book_slot(
-            customer=request.user,
-            slot_id=data["slot_id"],
-            variant_id=data["variant_id"],
-            quantity=data["quantity"],
-        )
-        # The booking is committed; the gateway call runs outside any transaction or lock.
-        try:
-            start_payment(booking=booking, gateway=data.get("gateway"))
-        except BaseException:
-            # No usable payment: give the seats back so a retry (same key) starts clean.
-            services.abandon_booking(booking_id=booking.pk, reason="Payment could not be started.")
-            raise
-        booking = selectors.booking_detail(queryset=self.get_queryset(), booking_id=booking.pk)
-        return Response(BookingDetailSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
 class ProviderBookingViewSet(
@@ -192,8 +142,33 @@ def _detail_or_404(queryset, pk):
     try:
         booking_id = int(pk)
     except (TypeError, ValueError):
-        raise Http404 from None
+        raise BookingNotFound() from None
     booking = selectors.booking_detail(queryset=queryset, booking_id=booking_id)
     if booking is None:
-        raise Http404
+        raise BookingNotFound()
     return booking
+
+
+class AssignStaffSerializer(serializers.Serializer):
+    staff_id = serializers.IntegerField(min_value=1)
+
+
+class AssignStaffView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Assign (or reassign until arrival) one of your staff to a confirmed booking",
+        request=AssignStaffSerializer,
+        responses={200: ProviderBookingDetailSerializer, **PROBLEM_RESPONSES},
+    )
+    def patch(self, request, booking_id: int) -> Response:
+        data = AssignStaffSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = staffing.assign_staff(
+            partner=request.user.partner,
+            booking_id=booking_id,
+            staff_id=data.validated_data["staff_id"],
+            actor=request.user,
+        )
+        return Response(provider_booking_data(booking))

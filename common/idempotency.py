@@ -40,11 +40,22 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from common.models import IdempotencyKey
 from common.problems import PROBLEM_CONTENT_TYPE, Conflict, InvalidRequest, Unprocessable
+
+# The header as operations declare it in the schema.
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retry-safe key (scoped to the user, kept 24 h): the same key and body "
+    "replays the first response; another body -> 422; while the first runs -> 409.",
+)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

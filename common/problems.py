@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -25,6 +26,16 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://slotwise.dev/problems/"
 
+# The error responses operations declare in the schema (bodies are problem details).
+PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+PROBLEM_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input (problem details)"),
+    403: OpenApiResponse(description="Wrong role (problem details)"),
+    404: OpenApiResponse(description="Not found, or not yours (problem details)"),
+    409: OpenApiResponse(description="Not in a state that allows this (problem details)"),
+    429: OpenApiResponse(description="Too many requests; see Retry-After (problem details)"),
+}
+
 
 class DomainError(Exception):
     """Base of every business-rule error; subclasses set ``status`` and ``code``."""
@@ -32,6 +43,8 @@ class DomainError(Exception):
     status: int = status.HTTP_409_CONFLICT
     code: str = "conflict"
     title: str = "Conflict"
+    # Extra response headers, e.g. ``Retry-After`` on a 503 or 429.
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str | None = None, *, errors: dict | None = None) -> None:
         self.detail = detail or self.title
@@ -65,9 +78,20 @@ class Unprocessable(DomainError):
     title = "Unprocessable request"
 
 
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-    title = "The booking is not in a state that allows this"
+class Busy(DomainError):
+    """A row lock could not be taken within ``LOCK_TIMEOUT_MS``: someone else is changing
+    the same booking or payment right now. Nothing was changed; retrying is safe."""
+
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "busy"
+    title = "The resource is busy; retry shortly"
+    headers = {"Retry-After": "1"}
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether a database error is PostgreSQL's ``lock_not_available`` (SQLSTATE 55P03)."""
+    cause = getattr(exc, "__cause__", None)
+    return getattr(cause, "sqlstate", None) == "55P03"
 
 
 # DRF exception class -> (code, title). Order matters: subclasses first.
@@ -131,15 +155,20 @@ def _first_message(errors: Any) -> str:
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error becomes problem details."""
+    if isinstance(exc, DatabaseError) and is_lock_timeout(exc):
+        exc = Busy()
     if isinstance(exc, DomainError):
         set_rollback()
-        return problem_response(
+        response = problem_response(
             status_code=exc.status,
             code=exc.code,
             title=exc.title,
             detail=exc.detail,
             errors=exc.errors,
         )
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

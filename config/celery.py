@@ -21,7 +21,7 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "sweep-waitlists": {
-        "task": "bookings.waitlist.sweep",
+        "task": "payments.tasks.sweep_waitlists",
         "schedule": 60.0,
     },
     "dispatch-outbox": {
@@ -29,7 +29,7 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
     },
     "enqueue-booking-reminders": {
-        "task": "notifications.tasks.enqueue_booking_reminders",
+        "task": "bookings.tasks.enqueue_booking_reminders",
         "schedule": 300.0,
     },
     "resume-stalled-refunds": {

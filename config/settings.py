@@ -1,6 +1,6 @@
 """Slotwise settings: one module, every knob from the environment.
 
-Two modes (see README and DESIGN.md):
+Two modes (see README and docs/architecture.md):
 
 * Embedded default (no ``DATABASE_URL``): SQLite, local-memory cache, Celery
   tasks run eagerly, the offline ``sandbox`` payment gateway.
@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled in config/celery.py from each app's sc
 
 # --- Domain knobs ---------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
+# Longest wait for a row lock (common.locking) before the request answers 503 `busy`.
+LOCK_TIMEOUT_MS = env_int("LOCK_TIMEOUT_MS", 3000)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
 # HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
 OTP_HASH_KEY = env_str("OTP_HASH_KEY")

@@ -9,8 +9,10 @@ Failure puts the row back to pending with an exponential backoff in
 ``available_at``; after ``max_attempts()`` tries it is FAILED (admin can retry).
 
 One-time codes: an OTP row says "deliver a fresh <purpose> code for booking X to Y".
-The code is generated here, at send time, its HMAC stored (superseding the previous
-code of that purpose) and the message sent in the same step, so the plain code lives
+The code is generated at send time by the issuer the otp app registers for the row's
+kind (:func:`register_code_issuer`: the lower layer offers the hook, the higher one
+plugs in), its HMAC stored (superseding the previous code of that purpose) and the
+message sent in the same step, so the plain code lives
 only in memory and in the outgoing message — never in the outbox row, the logs or
 ``last_error``. We chose this over storing an encrypted code in the row because it
 needs no extra key management or crypto dependency and nothing decryptable is ever
@@ -21,6 +23,7 @@ delivered, so superseding it costs nothing).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,9 +31,11 @@ from django.core.mail import EmailMessage
 from django.db.models import F, Q
 from django.utils import timezone
 
-from notifications.messages import OTP_KINDS, TEMPLATES, booking_context
+from notifications.errors import PermanentFailure, SkipMessage
+from notifications.messages import OTP_KINDS, TEMPLATES
 from notifications.models import OutboxMessage
 from notifications.sms import send_sms
+from notifications.webhooks import send_partner_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +43,17 @@ STALE_CLAIM = timedelta(minutes=5)
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 
+# kind -> issuer(booking_id=, purpose=, requested_by=) returning a fresh plain code, or
+# raising SkipMessage when no code is needed any more. Filled by the otp app's ready().
+CodeIssuer = Callable[..., str]
+_code_issuers: dict[str, CodeIssuer] = {}
 
-class SkipMessage(Exception):
-    """The message no longer makes sense (e.g. a code for a booking that moved on)."""
 
-
-class PermanentFailure(Exception):
-    """Retrying cannot help (e.g. a partner webhook answered 4xx): FAILED at once.
-
-    Its text goes to ``last_error``, so it must not quote the message or a secret.
-    """
+def register_code_issuer(kind: str, issuer: CodeIssuer) -> None:
+    """Plug in the function that creates the code an OTP row of ``kind`` carries."""
+    if kind not in OTP_KINDS:
+        raise ValueError(f"{kind!r} is not a one-time-code kind")
+    _code_issuers[kind] = issuer
 
 
 def max_attempts() -> int:
@@ -78,9 +84,7 @@ def deliver(message_id: int) -> bool:
     )
     if not claimed:
         return False
-    message = OutboxMessage.objects.select_related(
-        "booking__slot", "booking__partner__city", "booking__variant__service"
-    ).get(pk=message_id)
+    message = OutboxMessage.objects.get(pk=message_id)
     mine = OutboxMessage.objects.filter(
         pk=message_id, status=OutboxMessage.Status.SENDING, claimed_at=now
     )
@@ -128,8 +132,6 @@ def _send(message: OutboxMessage) -> str:
     elif message.channel == OutboxMessage.Channel.SMS:
         send_sms(to=message.recipient, body=message.body)
     elif message.channel == OutboxMessage.Channel.WEBHOOK:
-        from notifications.webhooks import send_partner_webhook
-
         send_partner_webhook(message)
     else:
         raise SkipMessage(f"channel {message.channel} is not delivered by the outbox")
@@ -141,18 +143,16 @@ def _send_email(*, to: str, subject: str, body: str) -> None:
 
 
 def _send_otp(message: OutboxMessage) -> str:
-    from otp.errors import OtpNotNeeded
-    from otp.services import issue_code
-
     purpose = message.payload.get("otp_purpose") or OTP_KINDS[message.kind]
-    if message.booking is None:
+    if message.booking_id is None:
         raise SkipMessage("the booking no longer exists")
-    try:
-        code = issue_code(booking_id=message.booking_id, purpose=purpose, requested_by=message.pk)
-    except OtpNotNeeded as exc:
-        raise SkipMessage(str(exc)) from None
+    issuer = _code_issuers.get(message.kind)
+    if issuer is None:
+        raise PermanentFailure(f"no code issuer is registered for {message.kind}")
+    code = issuer(booking_id=message.booking_id, purpose=purpose, requested_by=message.pk)
     template = TEMPLATES[message.kind]
-    fields = {**booking_context(message.booking), "code": code, "ttl": settings.OTP_TTL_MINUTES}
+    context = message.payload.get("context") or {"booking_id": message.booking_id}
+    fields = {**context, "code": code, "ttl": settings.OTP_TTL_MINUTES}
     targets = []
     if message.channel == OutboxMessage.Channel.EMAIL:
         targets.append(("email", message.recipient))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -83,22 +82,6 @@ OTP_KINDS = {Kind.OTP_ARRIVAL: "arrival", Kind.OTP_COMPLETION: "completion"}
 
 def format_money(amount_minor: int, currency: str) -> str:
     return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
-
-
-def booking_context(booking) -> dict[str, Any]:
-    """The fields every booking message may use, with times in the city's time zone."""
-    slot = booking.slot
-    try:
-        tz = ZoneInfo(booking.partner.city.time_zone or "UTC")
-    except (ValueError, ZoneInfoNotFoundError):  # a bad zone must not block a booking step
-        tz = ZoneInfo("UTC")
-    return {
-        "booking_id": booking.pk,
-        "service": booking.variant.service.name,
-        "variant": booking.variant.name,
-        "partner": booking.partner.name,
-        "start": slot.start.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
-    }
 
 
 def template_for(kind: str, context: dict[str, Any]) -> MessageTemplate:

@@ -9,6 +9,8 @@ sweep finds the pending rows. Delivery itself is in ``notifications.delivery``.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +18,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.messages import (
-    OTP_KINDS,
-    booking_context,
-    derived_context,
-    template_for,
-)
+from notifications.messages import OTP_KINDS, derived_context, template_for
 from notifications.models import OutboxMessage
+from notifications.tasks import deliver_message
+from notifications.webhooks import EVENT_TYPES
+from partners.models import Partner
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class Recipient:
 def notify(
     *,
     kind: str,
-    booking=None,
-    recipients: Iterable[Any] | None = None,
+    recipients: Iterable[Any],
     context: dict[str, Any] | None = None,
+    booking_id: int | None = None,
     once_key: str | None = None,
 ) -> list[OutboxMessage]:
     """Queue a notification to each recipient: one email row and/or one SMS row each.
@@ -58,11 +58,13 @@ def notify(
     - ``kind``: ``booking_confirmed``, ``booking_reminder``, ``booking_cancelled``,
       ``refund`` (context: ``amount`` in minor units, ``currency``, ``status``) or any
       other string when ``context`` carries ``subject`` and ``message``.
-    - ``booking``: the booking the message is about (its id, service, partner and slot
-      start are available to the text); may be None for non-booking messages.
-    - ``recipients``: Users, Staff or :class:`Recipient`s; None means the booking's
-      customer. Email goes to ``email``, SMS to ``phone`` when set.
-    - ``context``: extra text fields (never secrets: the rendered text is stored).
+    - ``recipients``: Users, Staff or :class:`Recipient`s. Email goes to ``email``, SMS
+      to ``phone`` when set.
+    - ``context``: the text fields, snapshotted by the caller (``bookings.notices``
+      supplies a booking's id, service, partner and start); never secrets: the
+      rendered text is stored.
+    - ``booking_id``: the booking the message is about, for the admin and the reminder
+      check; None for messages about no booking.
     - ``once_key``: if given, the notification is written at most once per key, ever
       (a repeated call returns ``[]``); used for reminders.
 
@@ -70,13 +72,8 @@ def notify(
     """
     if kind in OTP_KINDS:
         raise ValueError("One-time codes are sent with otp.services.request_code().")
-    context = dict(context or {})
-    fields = derived_context({**(booking_context(booking) if booking else {}), **context})
+    fields = derived_context(dict(context or {}))
     template = template_for(kind, fields)
-    if recipients is None:
-        if booking is None:
-            raise ValueError("recipients are required when there is no booking.")
-        recipients = [booking.customer]
 
     rows: list[OutboxMessage] = []
     for recipient in map(Recipient.of, recipients):
@@ -101,23 +98,27 @@ def notify(
     written = []
     for row in rows:
         row.kind = kind
-        row.booking = booking
+        row.booking_id = booking_id
         row.available_at = timezone.now()
         if once_key:
             row.dedupe_key = f"{once_key}:{row.channel}:{row.recipient}"[:200]
         if _insert(row, guarded=bool(once_key)):
             written.append(row)
-    _deliver_after_commit([row.pk for row in written])
+    deliver_after_commit([row.pk for row in written])
     return written
 
 
-def queue_otp_message(*, booking, purpose: str, recipient: Any) -> OutboxMessage:
-    """Queue "deliver a fresh ``purpose`` code for ``booking`` to ``recipient``".
+def queue_otp_message(
+    *, booking_id: int, purpose: str, recipient: Any, context: dict[str, Any]
+) -> OutboxMessage:
+    """Queue "deliver a fresh ``purpose`` code for booking ``booking_id`` to ``recipient``".
 
-    The row holds no code: the dispatcher generates the code, stores its hash and sends
-    it in one step (``notifications.delivery``), so the plain code exists only in the
-    outgoing message. One row covers both the email and the SMS of the recipient, so
-    both carry the same code. Call through ``otp.services.request_code`` (rate limit).
+    The row holds no code: at send time the dispatcher asks the code issuer registered
+    for its kind (``notifications.delivery.register_code_issuer``) for a fresh code and
+    sends it in the same step, so the plain code exists only in the outgoing message.
+    ``context`` (the booking's text fields) is stored in the row. One row covers both the
+    email and the SMS of the recipient, so both carry the same code. Call through
+    ``otp.services.request_code`` (rate limit).
     """
     target = Recipient.of(recipient)
     if not (target.email or target.phone):
@@ -128,14 +129,53 @@ def queue_otp_message(*, booking, purpose: str, recipient: Any) -> OutboxMessage
         channel=primary,
         kind=kind,
         recipient=target.email or target.phone,
-        subject=template_for(kind, {}).subject.format(booking_id=booking.pk),
+        subject=template_for(kind, {}).subject.format(booking_id=booking_id),
         body="(the one-time code is generated when the message is sent and never stored)",
-        payload={"otp_purpose": purpose, "sms_to": target.phone if target.email else ""},
-        booking=booking,
+        payload={
+            "otp_purpose": purpose,
+            "sms_to": target.phone if target.email else "",
+            "context": context,
+        },
+        booking_id=booking_id,
         available_at=timezone.now(),
     )
     _insert(row, guarded=False)
-    _deliver_after_commit([row.pk])
+    deliver_after_commit([row.pk])
+    return row
+
+
+def queue_partner_webhook(
+    *, partner_id: int, booking_id: int | None, event_type: str, data: dict
+) -> OutboxMessage | None:
+    """Queue one signed event for the partner; the row written, or None without a URL.
+
+    ``data`` is the event's snapshot, taken by the caller when the change happened (no
+    codes, contact details or secrets). Call inside the transaction of the change: the
+    row commits or rolls back with it and delivery is enqueued after commit.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown partner event type {event_type!r}")
+    url = Partner.objects.filter(pk=partner_id).values_list("webhook_url", flat=True).first()
+    if not url:
+        return None
+    event_id = f"evt_{uuid.uuid4().hex}"
+    event = {
+        "id": event_id,
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": data,
+    }
+    row = OutboxMessage.objects.create(
+        channel=OutboxMessage.Channel.WEBHOOK,
+        kind=event_type,
+        recipient=url[:500],
+        subject=f"{event_type} booking #{booking_id}",
+        body=json.dumps(event, separators=(",", ":")),
+        payload={"event_id": event_id, "partner_id": partner_id},
+        booking_id=booking_id,
+        available_at=timezone.now(),
+    )
+    deliver_after_commit([row.pk])
     return row
 
 
@@ -151,10 +191,10 @@ def _insert(row: OutboxMessage, *, guarded: bool) -> bool:
     return True
 
 
-def _deliver_after_commit(message_ids: list[int]) -> None:
+def deliver_after_commit(message_ids: list[int]) -> None:
+    """Enqueue the delivery of these rows once the current transaction commits."""
     if not message_ids:
         return
-    from notifications.tasks import deliver_message
 
     def enqueue() -> None:
         for message_id in message_ids:
@@ -184,5 +224,5 @@ def retry_messages(*, message_ids: Iterable[int]) -> int:
             "pk", flat=True
         )
     )
-    _deliver_after_commit(moved_ids)
+    deliver_after_commit(moved_ids)
     return moved

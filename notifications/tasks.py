@@ -41,11 +41,3 @@ def dispatch_outbox() -> int:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     return sum(delivery.deliver(message_id) for message_id in due)
-
-
-@shared_task(name="notifications.tasks.enqueue_booking_reminders")
-def enqueue_booking_reminders() -> int:
-    """Queue the "starts soon" reminder of confirmed bookings, once per booking."""
-    from notifications.reminders import queue_due_reminders
-
-    return queue_due_reminders()

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from notifications.views import ProviderWebhookView
+
+urlpatterns = [
+    path("provider/webhook", ProviderWebhookView.as_view(), name="provider-webhook"),
+]

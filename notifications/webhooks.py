@@ -1,10 +1,10 @@
 """Outbound partner webhooks: booking events, signed, delivered through the outbox.
 
-Writing: :func:`queue_partner_webhook` runs inside the transaction of a booking's
-status change (``notifications.receivers``) and inserts one ``webhook`` outbox row
-when the booking's partner has a webhook URL. The row holds the exact JSON body to
-send and the event id, so every attempt sends the same bytes and the same
-``Slotwise-Event-Id`` (partners deduplicate on it).
+Writing: ``notifications.services.queue_partner_webhook`` runs inside the transaction
+of a booking's status change (called by ``bookings.notices`` with the event's data
+snapshotted) and inserts one ``webhook`` outbox row when the partner has a webhook URL.
+The row holds the exact JSON body to send and the event id, so every attempt sends the
+same bytes and the same ``Slotwise-Event-Id`` (partners deduplicate on it).
 
 Sending: :func:`send_partner_webhook` is called by the dispatcher
 (``notifications.delivery``) outside any transaction. The body is signed at send time
@@ -25,21 +25,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import secrets
 import time
-import uuid
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from bookings.models import BookingStatus
-from common.problems import InvalidRequest
-from notifications.delivery import PermanentFailure, SkipMessage
+from common.locking import lock
+from notifications.errors import InvalidWebhookUrl, PermanentFailure, SkipMessage
 from notifications.models import OutboxMessage
 from partners.models import Partner
 
@@ -50,19 +46,14 @@ EVENT_ID_HEADER = "Slotwise-Event-Id"
 EVENT_TYPE_HEADER = "Slotwise-Event-Type"
 USER_AGENT = "Slotwise-Webhooks/1.0"
 
-# The booking statuses a partner hears about, and the event type of each.
-EVENT_TYPES: dict[str, str] = {
-    BookingStatus.CONFIRMED: "booking.confirmed",
-    BookingStatus.CANCELLED: "booking.cancelled",
-    BookingStatus.IN_PROGRESS: "booking.in_progress",
-    BookingStatus.AWAITING_COMPLETION: "booking.awaiting_completion",
-    BookingStatus.COMPLETED: "booking.completed",
-}
-
-
-class InvalidWebhookUrl(InvalidRequest):
-    code = "invalid_webhook_url"
-    title = "Invalid webhook URL"
+# The events a partner hears about (``bookings.notices`` decides when each is sent).
+EVENT_TYPES: tuple[str, ...] = (
+    "booking.confirmed",
+    "booking.cancelled",
+    "booking.in_progress",
+    "booking.awaiting_completion",
+    "booking.completed",
+)
 
 
 class PartnerEndpointUnavailable(Exception):
@@ -137,7 +128,7 @@ def configure_partner_webhook(
     problem = webhook_url_problem(url) if url else None
     if problem:
         raise InvalidWebhookUrl(f"The webhook URL {problem}", errors={"url": [problem]})
-    partner = Partner.objects.select_for_update().get(pk=partner_id)
+    partner = lock(Partner.objects.filter(pk=partner_id)).get()
     new_secret = None
     if rotate_secret or (url and not partner.webhook_secret):
         new_secret = generate_secret()
@@ -145,70 +136,6 @@ def configure_partner_webhook(
     partner.webhook_url = url
     partner.save(update_fields=["webhook_url", "webhook_secret"])
     return partner, new_secret
-
-
-def booking_event(*, event_id: str, event_type: str, booking, previous_status: str) -> dict:
-    """The JSON event sent to the partner (no codes, no contact details, no secrets)."""
-    slot = booking.slot
-    return {
-        "id": event_id,
-        "type": event_type,
-        "created_at": timezone.now().isoformat(),
-        "data": {
-            "booking_id": booking.pk,
-            "status": booking.status,
-            "previous_status": previous_status,
-            "partner_id": booking.partner_id,
-            "slot_id": slot.pk,
-            "start": slot.start.isoformat(),
-            "end": slot.end.isoformat(),
-            "service": booking.variant.service.name,
-            "variant": booking.variant.name,
-            "quantity": booking.quantity,
-            "amount": booking.amount_minor,
-            "currency": booking.currency,
-            "customer_name": booking.customer.name,
-        },
-    }
-
-
-def queue_partner_webhook(*, booking, from_status: str, to_status: str) -> OutboxMessage | None:
-    """Queue the partner's webhook for a booking status change; the row written or None.
-
-    Call inside the transaction of the change: the row commits or rolls back with it
-    and delivery is enqueued after commit. Nothing is written when the partner has no
-    webhook URL, for statuses partners do not hear about, or for the cancellation of
-    a booking that was never confirmed (the partner never heard of it).
-    """
-    event_type = EVENT_TYPES.get(to_status)
-    if event_type is None:
-        return None
-    if to_status == BookingStatus.CANCELLED and from_status == BookingStatus.PENDING_PAYMENT:
-        return None
-    url = (
-        Partner.objects.filter(pk=booking.partner_id).values_list("webhook_url", flat=True).first()
-    )
-    if not url:
-        return None
-    event_id = f"evt_{uuid.uuid4().hex}"
-    event = booking_event(
-        event_id=event_id, event_type=event_type, booking=booking, previous_status=from_status
-    )
-    row = OutboxMessage.objects.create(
-        channel=OutboxMessage.Channel.WEBHOOK,
-        kind=event_type,
-        recipient=url[:500],
-        subject=f"{event_type} booking #{booking.pk}",
-        body=json.dumps(event, separators=(",", ":")),
-        payload={"event_id": event_id, "partner_id": booking.partner_id},
-        booking=booking,
-        available_at=timezone.now(),
-    )
-    from notifications.tasks import deliver_message
-
-    # robust: a broker outage must not fail the committed change; the sweep delivers it.
-    transaction.on_commit(lambda: deliver_message.delay(row.pk), robust=True)
-    return row
 
 
 def send_partner_webhook(message: OutboxMessage) -> None:

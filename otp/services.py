@@ -12,8 +12,9 @@ Guarantees:
   ``OTP_ISSUE_WINDOW_MINUTES``), counted in the database under the booking's row
   lock, so concurrent requests cannot exceed it.
 * The plain code leaves this module only towards the outgoing message
-  (``notifications.delivery``): :func:`request_code` queues a message that asks the
-  dispatcher to call :func:`issue_code` at send time.
+  (``notifications.delivery``): :func:`request_code` queues a message, and the
+  dispatcher calls :func:`issue_code_for_message` (registered as the code issuer of the
+  OTP kinds in ``OtpConfig.ready``) at send time.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
+from bookings.notices import booking_context
 from bookings.transitions import record_event
+from common.locking import lock
+from notifications.errors import SkipMessage
 from notifications.models import OutboxMessage
+from notifications.services import queue_otp_message
 from otp.errors import (
     OtpExpired,
     OtpInvalid,
@@ -77,12 +82,10 @@ def request_code(
     count. Raises :class:`OtpNoRecipient` (409) when the recipient has neither email nor
     phone. The code itself is generated when the message is sent.
     """
-    from notifications.services import queue_otp_message
-
     if not (getattr(recipient, "email", "") or getattr(recipient, "phone", "")):
         raise OtpNoRecipient()
     with transaction.atomic():
-        Booking.objects.select_for_update().filter(pk=booking.pk).values_list("pk").first()
+        lock(Booking.objects.filter(pk=booking.pk)).values_list("pk").first()
         window_start = timezone.now() - timedelta(
             minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
         )
@@ -91,7 +94,12 @@ def request_code(
         ).count()
         if enforce_limit and recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
             raise OtpRateLimited()
-        return queue_otp_message(booking=booking, purpose=purpose, recipient=recipient)
+        return queue_otp_message(
+            booking_id=booking.pk,
+            purpose=purpose,
+            recipient=recipient,
+            context=booking_context(booking),
+        )
 
 
 @transaction.atomic
@@ -106,12 +114,7 @@ def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None
     code the customer already received.
     Never log or store the returned value.
     """
-    status = (
-        Booking.objects.select_for_update()
-        .filter(pk=booking_id)
-        .values_list("status", flat=True)
-        .first()
-    )
+    status = lock(Booking.objects.filter(pk=booking_id)).values_list("status", flat=True).first()
     if status != STATUS_FOR_PURPOSE[purpose]:
         raise OtpNotNeeded(f"booking {booking_id} is {status}; no {purpose} code is needed")
     if (
@@ -142,6 +145,15 @@ def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None
     return code
 
 
+def issue_code_for_message(*, booking_id: int, purpose: str, requested_by: int) -> str:
+    """The code issuer of the OTP outbox kinds (see ``notifications.delivery``): a fresh
+    code, or :class:`~notifications.errors.SkipMessage` when none is needed any more."""
+    try:
+        return issue_code(booking_id=booking_id, purpose=purpose, requested_by=requested_by)
+    except OtpNotNeeded as exc:
+        raise SkipMessage(str(exc)) from None
+
+
 def check_code(*, booking_id: int, purpose: str, code: str) -> int:
     """Check ``code`` against the booking's active code; returns the code's id.
 
@@ -156,7 +168,7 @@ def check_code(*, booking_id: int, purpose: str, code: str) -> int:
     """
     with transaction.atomic():
         active = (
-            BookingOtp.objects.select_for_update()
+            lock(BookingOtp.objects.all())
             .filter(
                 booking_id=booking_id,
                 purpose=purpose,

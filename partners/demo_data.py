@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role, User
+from common.roles import Role
 from partners import services
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
@@ -144,9 +146,9 @@ def ensure_services() -> dict[str, Service]:
     return catalog
 
 
-def ensure_user(*, email: str, role: str, name: str, staff: bool = False) -> User:
+def ensure_user(*, email: str, role: str, name: str, staff: bool = False) -> AbstractBaseUser:
     """A demo login with the demo password (reset on every run so the printed one works)."""
-    user, _ = User.objects.update_or_create(
+    user, _ = get_user_model().objects.update_or_create(
         email=email,
         defaults={
             "role": role,
@@ -161,7 +163,7 @@ def ensure_user(*, email: str, role: str, name: str, staff: bool = False) -> Use
     return user
 
 
-def ensure_users() -> dict[str, User]:
+def ensure_users() -> dict[str, AbstractBaseUser]:
     return {
         CUSTOMER_EMAIL: ensure_user(email=CUSTOMER_EMAIL, role=Role.CUSTOMER, name="Demo Customer"),
         PARTNER_EMAIL: ensure_user(email=PARTNER_EMAIL, role=Role.PARTNER, name="Demo Partner"),

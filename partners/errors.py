@@ -9,15 +9,22 @@ class SlotOverlap(Conflict):
 
 
 class SlotNotFound(NotFound):
-    code = "not_found"
-    title = "Not found"
+    code = "slot_not_found"
+    title = "No such slot"
 
 
 class StaffNotFound(NotFound):
-    code = "not_found"
-    title = "Not found"
+    code = "staff_not_found"
+    title = "Staff member not found"
 
 
 class InvalidSlotWindow(InvalidRequest):
     code = "invalid_slot_window"
     title = "Invalid slot time window"
+
+
+class PartnerNotFound(NotFound):
+    """Also for a partner that is not active and verified: it is not public."""
+
+    code = "partner_not_found"
+    title = "No such partner"

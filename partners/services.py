@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.locking import lock
 from partners.errors import InvalidSlotWindow, SlotNotFound, SlotOverlap, StaffNotFound
 from partners.models import Partner, Slot, Staff
 
@@ -67,7 +68,7 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
         raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
     # The lock is the partner row: a cheap, single point every creator of this partner's
     # slots must pass, whatever time range it writes.
-    Partner.objects.select_for_update().filter(pk=partner_id).values_list("pk").get()
+    lock(Partner.objects.filter(pk=partner_id)).values_list("pk").get()
     window = reduce(or_, (Q(start__lt=spec.end, end__gt=spec.start) for spec in specs))
     existing = list(Slot.objects.filter(window, partner_id=partner_id).values("id", "start", "end"))
     if existing:

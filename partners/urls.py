@@ -1,7 +1,6 @@
 from django.urls import path
 
 from partners import views
-from partners.webhook_views import ProviderWebhookView
 
 urlpatterns = [
     path("services", views.ServiceListView.as_view(), name="service-list"),
@@ -26,7 +25,6 @@ urlpatterns = [
         name="provider-slot-unblock",
     ),
     path("provider/staff", views.ProviderStaffView.as_view(), name="provider-staff"),
-    path("provider/webhook", ProviderWebhookView.as_view(), name="provider-webhook"),
     path(
         "provider/staff/<int:pk>",
         views.ProviderStaffDetailView.as_view(),

@@ -1,4 +1,3 @@
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -7,9 +6,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsPartner
 from common.idempotency import idempotent
+from common.permissions import IsPartner
 from partners import selectors, services
+from partners.errors import PartnerNotFound, SlotNotFound, StaffNotFound
 from partners.serializers import (
     CitySerializer,
     PartnerListQuerySerializer,
@@ -86,6 +86,12 @@ class PartnerDetailView(generics.RetrieveAPIView):
     def get_queryset(self):
         return selectors.public_partners()
 
+    def get_object(self):
+        partner = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        if partner is None:
+            raise PartnerNotFound()
+        return partner
+
 
 class PartnerSlotsView(generics.ListAPIView):
     permission_classes = [AllowAny]
@@ -105,7 +111,9 @@ class PartnerSlotsView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        partner = get_object_or_404(selectors.public_partners(), pk=self.kwargs["pk"])
+        partner = selectors.public_partners().filter(pk=self.kwargs["pk"]).first()
+        if partner is None:
+            raise PartnerNotFound()
         query = _validated_query(PublicSlotQuerySerializer, self.request)
         return selectors.partner_slots(
             partner_id=partner.pk,
@@ -168,10 +176,10 @@ class ProviderSlotDetailView(APIView):
         tags=["provider"], summary="One of the partner's slots", responses=SlotSerializer
     )
     def get(self, request: Request, pk: int) -> Response:
-        slot = get_object_or_404(
-            selectors.partner_slots(partner_id=request.user.partner.pk, available_only=False),
-            pk=pk,
-        )
+        slots = selectors.partner_slots(partner_id=request.user.partner.pk, available_only=False)
+        slot = slots.filter(pk=pk).first()
+        if slot is None:
+            raise SlotNotFound()
         return Response(SlotSerializer(slot).data)
 
 
@@ -241,9 +249,9 @@ class ProviderStaffDetailView(APIView):
 
     @extend_schema(tags=["provider"], summary="One staff member", responses=StaffSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        staff = get_object_or_404(
-            selectors.partner_staff(partner_id=request.user.partner.pk), pk=pk
-        )
+        staff = selectors.partner_staff(partner_id=request.user.partner.pk).filter(pk=pk).first()
+        if staff is None:
+            raise StaffNotFound()
         return Response(StaffSerializer(staff).data)
 
     @extend_schema(

@@ -5,4 +5,6 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from payments import receivers  # noqa: F401  (connects the signal receivers)
+        # The receivers of booking status changes, and ``payment`` in every
+        # representation of a booking (bookings.extensions).
+        from payments import booking_fields, receivers  # noqa: F401

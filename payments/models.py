@@ -42,15 +42,22 @@ class Payment(models.Model):
         return f"{self.gateway}:{self.order_id}"
 
 
+class Outcome(models.TextChoices):
+    """The outcome of one webhook delivery: stored on its ledger row and answered to the
+    gateway (``duplicate``: a delivery of an event already in the ledger, never stored)."""
+
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FLAGGED = "flagged", "Flagged"
+    FAILED = "failed", "Failed"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
 class WebhookEvent(models.Model):
     """Ledger of every verified incoming gateway event, claimed before it is processed."""
 
-    class Outcome(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        FLAGGED = "flagged", "Flagged"
-        FAILED = "failed", "Failed"
+    Outcome = Outcome
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     event_id = models.CharField(max_length=255)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.models import Gateway, Payment
@@ -33,3 +34,33 @@ class PaymentVerifySerializer(serializers.Serializer):
     razorpay_order_id = serializers.CharField(max_length=255)
     razorpay_payment_id = serializers.CharField(max_length=255)
     razorpay_signature = serializers.CharField(max_length=255)
+
+
+@extend_schema_field(PaymentHandleSerializer(allow_null=True))
+class BookingPaymentField(serializers.Field):
+    """The ``payment`` of a booking's representation (registered with
+    ``bookings.extensions`` in ``PaymentsConfig.ready``); null before checkout."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, booking):
+        payment = getattr(booking, "payment", None)  # reverse one-to-one: None when absent
+        return PaymentHandleSerializer(payment).data if payment is not None else None
+
+
+class BookingCreateSerializer(serializers.Serializer):
+    slot_id = serializers.IntegerField(min_value=1)
+    variant_id = serializers.IntegerField(
+        min_value=1,
+        help_text="A variant the slot's partner offers (else 400 `variant_not_offered`) "
+        "whose `duration_minutes` fits in the slot, `end - start` (else 400 "
+        "`variant_does_not_fit`).",
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    gateway = serializers.ChoiceField(
+        choices=Gateway.choices,
+        required=False,
+        allow_null=True,
+        help_text="Payment gateway; default PAYMENT_DEFAULT_GATEWAY.",
+    )

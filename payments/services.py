@@ -1,7 +1,11 @@
-"""Payment operations: start a booking's payment, apply gateway outcomes.
+"""Payment operations: start a booking's payment, apply gateway outcomes; the only
+writer of :class:`~payments.models.Payment` rows.
 
-Booking status changes go through :mod:`bookings.transitions`; refunds and disputes
-through :mod:`refunds.services`. No gateway HTTP runs inside a transaction here.
+Booking status changes go through :mod:`bookings.transitions`. Refunds and disputes
+(a higher layer) change a payment only through the functions here (:func:`lock_payment`,
+:func:`flag_payment`, :func:`record_refunded_amount`), and hear about a capture that
+must be refunded through :data:`payments.signals.capture_needs_refund`. No gateway HTTP
+runs inside a transaction here.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.utils import timezone
 from bookings.errors import InvalidTransition
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.transitions import record_event, take_seats, transition_booking
+from common.locking import lock
 from payments.errors import (
     GatewayDisabled,
     InvalidSignatureProblem,
@@ -25,6 +30,7 @@ from payments.errors import (
 )
 from payments.gateways import GatewayError, InvalidSignature, get_gateway
 from payments.models import Gateway, Payment
+from payments.signals import capture_needs_refund
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +47,7 @@ def start_payment(*, booking: Booking, gateway: str | None = None) -> Payment:
 
     Raises :class:`~payments.gateways.UnknownGateway` (400) for a bad name,
     :class:`GatewayDisabled` (400) for the sandbox when it is not enabled, and
-    :class:`PaymentGatewayUnavailable` (502) when the gateway refused or could not be
+    :class:`PaymentGatewayUnavailable` (503) when the gateway refused or could not be
     reached (nothing is stored then).
     """
     existing = Payment.objects.filter(booking_id=booking.pk).first()
@@ -98,8 +104,9 @@ LATE_CAPTURE_STATUSES = (
 )
 
 
-class Outcome(enum.StrEnum):
-    """What applying one gateway outcome did (recorded on the webhook ledger row)."""
+class Effect(enum.StrEnum):
+    """What applying one gateway signal did (listed in the webhook ledger row's detail;
+    the row's own outcome is :class:`payments.models.Outcome`)."""
 
     CONFIRMED = "confirmed"
     ALREADY_DONE = "already_done"
@@ -111,12 +118,50 @@ class Outcome(enum.StrEnum):
     NO_EFFECT = "no_effect"
 
 
-def _lock_payment(payment_id: int) -> Payment:
-    # Payment first, then booking: the same lock order as cancel_booking.
-    return Payment.objects.select_for_update().get(pk=payment_id)
+def lock_payment(payment_id: int) -> Payment:
+    """The payment row, locked for the rest of the transaction (``common.locking``: a
+    payment before its booking). Every change to a payment and its refunds and disputes
+    is serialised on this row."""
+    return lock(Payment.objects.filter(pk=payment_id)).get()
 
 
-def _flag_payment(
+def lock_payment_of_booking(*, booking_id: int) -> Payment | None:
+    """The booking's payment, locked (see :func:`lock_payment`); None when it has none."""
+    return lock(Payment.objects.filter(booking_id=booking_id)).first()
+
+
+def flag_payment(*, payment_id: int, reason: str) -> None:
+    """Flag a payment for support with ``reason`` (e.g. a refund the gateway failed).
+    Call with the payment locked."""
+    Payment.objects.filter(pk=payment_id).update(
+        flagged=True, flag_reason=reason[:255], updated_at=timezone.now()
+    )
+
+
+def record_refunded_amount(*, payment_id: int, succeeded_minor: int) -> None:
+    """The payment's status follows the sum of its succeeded refunds: captured,
+    partially_refunded or refunded. Only a captured payment moves. Call with the payment
+    locked (the refunds app, whenever a refund succeeds or fails after success)."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.captured_amount_minor <= 0:
+        return
+    if succeeded_minor <= 0:
+        new_status = Payment.Status.CAPTURED
+    elif succeeded_minor >= payment.captured_amount_minor:
+        new_status = Payment.Status.REFUNDED
+    else:
+        new_status = Payment.Status.PARTIALLY_REFUNDED
+    Payment.objects.filter(
+        pk=payment_id,
+        status__in=(
+            Payment.Status.CAPTURED,
+            Payment.Status.PARTIALLY_REFUNDED,
+            Payment.Status.REFUNDED,
+        ),
+    ).update(status=new_status, updated_at=timezone.now())
+
+
+def flag_payment_once(
     *,
     payment: Payment,
     reason: str,
@@ -161,7 +206,7 @@ def record_capture(
     currency: str | None,
     label: str,
     data: dict | None = None,
-) -> Outcome:
+) -> Effect:
     """Apply "the gateway captured money for this payment" exactly once.
 
     Atomic (joins the caller's transaction); the payment row is locked first, then the
@@ -182,7 +227,7 @@ def record_capture(
     - a booking already CONFIRMED or later is never moved -> ALREADY_DONE.
     """
     data = {**(data or {}), "payment_id": gateway_payment_id}
-    payment = _lock_payment(payment.pk)
+    payment = lock_payment(payment.pk)
     if amount_minor is not None and (
         amount_minor != payment.amount_minor or (currency or "").upper() != payment.currency.upper()
     ):
@@ -203,7 +248,7 @@ def record_capture(
             )
         # Once per capture: a replay, or another event of the same capture (order.paid
         # after payment.captured), changes nothing, even after support cleared the flag.
-        _flag_payment(
+        flag_payment_once(
             payment=payment,
             reason=reason,
             label=label,
@@ -215,12 +260,12 @@ def record_capture(
             },
             updates=updates,
         )
-        return Outcome.FLAGGED
+        return Effect.FLAGGED
 
     if payment.flagged:
         # Support decides about a flagged payment; no later event confirms around them
         # (e.g. the checkout callback, which carries no amount, after a wrong capture).
-        return Outcome.FLAGGED
+        return Effect.FLAGGED
     newly_captured = payment.status in (Payment.Status.CREATED, Payment.Status.FAILED)
     if newly_captured:
         Payment.objects.filter(pk=payment.pk).update(
@@ -229,11 +274,11 @@ def record_capture(
             payment_id=gateway_payment_id or payment.payment_id,
             updated_at=timezone.now(),
         )
-    booking = Booking.objects.select_for_update().get(pk=payment.booking_id)
+    booking = lock(Booking.objects.filter(pk=payment.booking_id)).get()
     if booking.status in CONFIRMED_OR_LATER:
-        return Outcome.ALREADY_DONE
+        return Effect.ALREADY_DONE
     if not newly_captured and booking.status != BookingStatus.PENDING_PAYMENT:
-        return Outcome.ALREADY_DONE  # this capture was handled (confirmed or refunded) before
+        return Effect.ALREADY_DONE  # this capture was handled (confirmed or refunded) before
 
     if booking.status in LATE_CAPTURE_STATUSES:
         extra: dict = {}
@@ -253,32 +298,31 @@ def record_capture(
             extra_updates=extra,
             data=data,
         )
-        return Outcome.CONFIRMED
+        return Effect.CONFIRMED
     return _refund_late_capture(
         booking=booking, payment_id=payment.pk, label=label, why=f"it is {booking.status}"
     )
 
 
-def _refund_late_capture(*, booking: Booking, payment_id: int, label: str, why: str) -> Outcome:
-    from refunds.services import create_refund
-
+def _refund_late_capture(*, booking: Booking, payment_id: int, label: str, why: str) -> Effect:
+    """Money captured for a booking that cannot be confirmed goes back in full: the refunds
+    app answers :data:`capture_needs_refund` (in this transaction, payment locked)."""
     payment = Payment.objects.get(pk=payment_id)
-    create_refund(
-        booking=booking,
-        payment=payment,
-        amount_minor=payment.captured_amount_minor,
-        source="late_capture",
-        reason=f"Payment captured after the booking could no longer be confirmed ({why}).",
-        actor=None,
+    reason = f"Payment captured after the booking could no longer be confirmed ({why})."
+    answers = capture_needs_refund.send(
+        sender=Payment, payment=payment, booking=booking, reason=reason
     )
+    if not answers:  # nobody refunds: a human must
+        flag_payment(payment_id=payment.pk, reason=reason + " Refund it.")
+        return Effect.FLAGGED
     logger.info("booking %s: late capture via %s refunded in full (%s)", booking.pk, label, why)
-    return Outcome.REFUND_QUEUED
+    return Effect.REFUND_QUEUED
 
 
 @transaction.atomic
 def record_failure(
     *, payment: Payment, reason: str, label: str, data: dict | None = None
-) -> Outcome:
+) -> Effect:
     """Apply "the gateway reports the payment failed".
 
     Only a payment that was not captured becomes FAILED, and only a PENDING_PAYMENT
@@ -286,9 +330,9 @@ def record_failure(
     that arrives after a capture, or for a booking that left PENDING_PAYMENT, changes
     nothing -> NO_EFFECT. Atomic; payment row locked before the booking.
     """
-    payment = _lock_payment(payment.pk)
+    payment = lock_payment(payment.pk)
     if payment.status != Payment.Status.CREATED:
-        return Outcome.NO_EFFECT
+        return Effect.NO_EFFECT
     Payment.objects.filter(pk=payment.pk).update(
         status=Payment.Status.FAILED, updated_at=timezone.now()
     )
@@ -303,86 +347,13 @@ def record_failure(
             data=data,
         )
     except InvalidTransition:
-        return Outcome.NO_EFFECT
-    return Outcome.FAILED
-
-
-def record_gateway_refund(
-    *,
-    payment: Payment,
-    gateway_refund_id: str,
-    succeeded: bool,
-    amount_minor: int | None,
-    detail: str,
-    label: str,
-    refund_reference: str = "",
-) -> Outcome:
-    """Reconcile a gateway refund event with our refund row (refunds app); a refund we
-    did not make is flagged on the payment for support, once per gateway refund id.
-    Idempotent."""
-    from refunds.services import reconcile_gateway_refund
-
-    with transaction.atomic():
-        refund = reconcile_gateway_refund(
-            payment=payment,
-            gateway_refund_id=gateway_refund_id,
-            reference=refund_reference,
-            succeeded=succeeded,
-            amount_minor=amount_minor,
-            detail=detail,
-        )
-        if refund is None:
-            _flag_payment(
-                payment=payment,
-                reason=f"Gateway refund {gateway_refund_id} matches no Slotwise refund.",
-                label=label,
-                data={"amount": amount_minor},
-                finding={"gateway_refund_id": gateway_refund_id},
-            )
-            return Outcome.FLAGGED
-    return Outcome.RECONCILED
-
-
-def record_gateway_refunded_total(
-    *, payment: Payment, refunded_total_minor: int, label: str
-) -> Outcome:
-    """Reconcile the gateway's running total refunded on ``payment`` (Stripe's
-    ``charge.refunded`` without a refunds list) with our refunds (refunds app): the
-    refunds it covers become SUCCEEDED. More refunded than all our refunds add up to (a
-    refund made outside Slotwise) flags the payment, once per total. Idempotent; no
-    gateway HTTP."""
-    from refunds.services import reconcile_refunded_total
-
-    with transaction.atomic():
-        unaccounted = reconcile_refunded_total(
-            payment=payment, refunded_total_minor=refunded_total_minor
-        )
-        if unaccounted > 0:
-            _flag_payment(
-                payment=payment,
-                reason=(
-                    f"The gateway reports {refunded_total_minor} refunded, {unaccounted} "
-                    "more than Slotwise's refunds of this payment."
-                ),
-                label=label,
-                data={"unaccounted": unaccounted},
-                finding={"gateway_refunded_total": refunded_total_minor},
-            )
-            return Outcome.FLAGGED
-    return Outcome.RECONCILED
-
-
-def record_dispute(*, payment: Payment, gateway_dispute_id: str, reason: str) -> Outcome:
-    """Record a chargeback opened at the gateway (refunds app; idempotent per id)."""
-    from refunds.services import record_gateway_dispute
-
-    record_gateway_dispute(payment=payment, gateway_dispute_id=gateway_dispute_id, reason=reason)
-    return Outcome.DISPUTE_RECORDED
+        return Effect.NO_EFFECT
+    return Effect.FAILED
 
 
 def confirm_checkout(
     *, booking: Booking, order_id: str, payment_id: str, signature: str, actor=None
-) -> Outcome:
+) -> Effect:
     """Confirm a booking from the Razorpay Checkout success handler.
 
     The signature (HMAC-SHA256 of ``order_id|payment_id`` with the key secret) is

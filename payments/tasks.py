@@ -8,6 +8,7 @@ from celery import shared_task
 
 from payments.gateways import GatewayError, get_gateway
 from payments.models import Payment
+from payments.waitlist_offers import promote_and_offer, sweep_waitlists
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +34,19 @@ def expire_gateway_order(self, payment_id: int) -> str:
         logger.warning("could not close %s order %s: %s", payment.gateway, payment.order_id, exc)
         return "failed"
     return "expired"
+
+
+@shared_task(name="payments.tasks.promote_waitlist")
+def promote_waitlist_task(slot_id: int) -> list[int]:
+    """Offer a slot's free seats to its waitlist, then start the payments and messages.
+
+    Idempotent: a second run finds no free seat (or no waiting entry) and offers
+    nothing; a run for a slot that is still full does nothing.
+    """
+    return promote_and_offer(slot_id=slot_id)
+
+
+@shared_task(name="payments.tasks.sweep_waitlists")
+def sweep_waitlists_task() -> list[int]:
+    """Periodic safety net: expire entries of started slots, promote slots with room."""
+    return sweep_waitlists()

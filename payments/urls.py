@@ -1,8 +1,13 @@
 from django.urls import path
 
-from payments.views import PaymentVerifyView
+from payments.views import CheckoutViewSet, PaymentVerifyView
 
 urlpatterns = [
+    path(
+        "bookings",
+        CheckoutViewSet.as_view({"get": "list", "post": "create"}),
+        name="booking-list",
+    ),
     path(
         "bookings/<int:booking_id>/payment/verify",
         PaymentVerifyView.as_view(),

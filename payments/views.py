@@ -1,4 +1,5 @@
-"""Payment endpoints: Razorpay checkout verification and the incoming gateway webhooks.
+"""Payment endpoints: checkout (``POST /bookings``), Razorpay checkout verification and
+the incoming gateway webhooks.
 
 Webhook views have no authentication (the signature is the authentication), no CSRF
 and no throttling; they read the raw body before anything parses it.
@@ -9,24 +10,66 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors as booking_selectors
-from bookings.serializers import BookingDetailSerializer
-from common.idempotency import idempotent
-from common.problems import NotFound, problem_response
+from bookings.errors import BookingNotFound
+from bookings.serializers import BookingDetailSerializer, customer_booking_data
+from bookings.views import BookingViewSet
+from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.problems import PROBLEM, NotFound
 from payments import services
+from payments.checkout import place_booking
+from payments.errors import InvalidSignatureProblem
 from payments.gateways import InvalidSignature
-from payments.serializers import PaymentVerifySerializer
+from payments.models import Outcome
+from payments.serializers import BookingCreateSerializer, PaymentVerifySerializer
 from payments.webhooks import receive_webhook
 
 logger = logging.getLogger(__name__)
 
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+
+class CheckoutViewSet(BookingViewSet):
+    """``/bookings``: the customer's bookings (list, detail: ``bookings.views``) and
+    checkout (``create``): book a slot and start its payment."""
+
+    @extend_schema(
+        summary="Book a slot (hold seats, start the payment)",
+        description="Takes `quantity` seats of the slot and holds them for "
+        "`BOOKING_HOLD_MINUTES` in PENDING_PAYMENT; amount = variant price x quantity. "
+        "Errors: 404 `slot_not_found`; 400 `slot_in_past`, `variant_not_offered` (the "
+        "slot's partner does not offer the variant), `variant_does_not_fit` (the variant's "
+        "`duration_minutes` is longer than the slot, `end - start`); 409 "
+        "`partner_unavailable`, `slot_blocked`, `slot_unavailable` (not enough free seats). "
+        "Nothing is booked when it fails.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=BookingCreateSerializer,
+        responses={
+            201: BookingDetailSerializer,
+            400: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+            503: PROBLEM,
+        },
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        serializer = BookingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        booking = place_booking(
+            customer=request.user,
+            slot_id=data["slot_id"],
+            variant_id=data["variant_id"],
+            quantity=data["quantity"],
+            gateway=data.get("gateway"),
+        )
+        return Response(customer_booking_data(booking), status=status.HTTP_201_CREATED)
 
 
 class PaymentVerifyView(APIView):
@@ -37,16 +80,7 @@ class PaymentVerifyView(APIView):
     @extend_schema(
         summary="Verify a Razorpay checkout payment",
         request=PaymentVerifySerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Retry-safe key (scoped to the user): the same key and body "
-                "replays the first response; another body -> 422.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY],
         responses={200: BookingDetailSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
     )
     @idempotent
@@ -54,7 +88,7 @@ class PaymentVerifyView(APIView):
         bookings = booking_selectors.customer_bookings(customer=request.user)
         booking = bookings.filter(pk=booking_id).first()
         if booking is None:  # another customer's booking, or not a customer at all
-            raise NotFound("No such booking.")
+            raise BookingNotFound()
         serializer = PaymentVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -65,8 +99,7 @@ class PaymentVerifyView(APIView):
             signature=data["razorpay_signature"],
             actor=request.user,
         )
-        detail = booking_selectors.booking_detail(queryset=bookings, booking_id=booking.pk)
-        return Response(BookingDetailSerializer(detail).data)
+        return Response(customer_booking_data(booking))
 
 
 class WebhookAckSerializer(serializers.Serializer):
@@ -92,14 +125,9 @@ class GatewayWebhookView(APIView):
             )
         except InvalidSignature as exc:
             logger.warning("rejected %s webhook: %s", self.gateway, exc)
-            return problem_response(
-                status_code=400,
-                code="invalid_signature",
-                title="The signature does not match",
-                detail="The webhook signature could not be verified.",
-            )
+            raise InvalidSignatureProblem("The webhook signature could not be verified.") from None
         if receipt.duplicate:
-            return Response({"received": True, "duplicate": True, "outcome": "duplicate"})
+            return Response({"received": True, "duplicate": True, "outcome": Outcome.DUPLICATE})
         return Response({"received": True, "duplicate": False, "outcome": receipt.event.outcome})
 
 

@@ -6,23 +6,27 @@
    savepoint of the transaction that applies the effects. A concurrent or repeated
    delivery blocks on the unique index until the first commits, then sees the row and
    answers ``duplicate`` without changing anything.
-3. The effects (:mod:`payments.services`) run in the same transaction, so the ledger
-   row exists if and only if its effects were applied. No outbound HTTP here: refunds
-   and notifications are enqueued with ``transaction.on_commit``.
+3. The effects run in the same transaction, so the ledger row exists if and only if its
+   effects were applied. No outbound HTTP here: refunds and notifications are enqueued
+   with ``transaction.on_commit``. Each kind of gateway signal has one handler:
+   captures and failures are :mod:`payments.services`; refund and dispute signals are
+   handled by the refunds app, which registers its handlers with
+   :func:`register_signal_handler` (a higher layer plugging into this one).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.locking import lock
 from payments import services
 from payments.gateways import InvalidSignature, PaymentSignal, SignalKind, get_gateway
-from payments.models import Payment, WebhookEvent
+from payments.models import Outcome, Payment, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,18 @@ KEPT_HEADERS = (
     "x-sandbox-signature",
     "x-sandbox-event-id",
 )
+
+
+# handler(event=, signal=, payment=, label=, data=) -> a services.Effect (or its text)
+SignalHandler = Callable[..., str]
+_handlers: dict[str, SignalHandler] = {}
+
+
+def register_signal_handler(kind: str, handler: SignalHandler) -> None:
+    """Make ``handler`` apply every gateway signal of ``kind`` (one handler per kind)."""
+    if kind in _handlers and _handlers[kind] is not handler:
+        raise ValueError(f"signal {kind} already has a handler")
+    _handlers[kind] = handler
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,7 @@ def replay_webhook_event(*, event_id: int) -> WebhookEvent:
     idempotent per gateway id, so a replay of an applied event changes nothing but
     the ledger row's outcome/detail. The row is locked while it is replayed.
     """
-    event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+    event = lock(WebhookEvent.objects.filter(pk=event_id)).get()
     _apply(event)
     return event
 
@@ -102,13 +118,13 @@ def _apply(event: WebhookEvent) -> None:
         booking_id = payment.booking_id
         outcomes.append(f"{signal.kind}: {_apply_signal(event, signal, payment)}")
     if not signals:
-        outcome, detail = WebhookEvent.Outcome.IGNORED, "nothing to apply for this event"
+        outcome, detail = Outcome.IGNORED, "nothing to apply for this event"
     elif booking_id is None:
-        outcome, detail = WebhookEvent.Outcome.IGNORED, "; ".join(outcomes)
-    elif any(o.endswith(services.Outcome.FLAGGED) for o in outcomes):
-        outcome, detail = WebhookEvent.Outcome.FLAGGED, "; ".join(outcomes)
+        outcome, detail = Outcome.IGNORED, "; ".join(outcomes)
+    elif any(o.endswith(services.Effect.FLAGGED) for o in outcomes):
+        outcome, detail = Outcome.FLAGGED, "; ".join(outcomes)
     else:
-        outcome, detail = WebhookEvent.Outcome.PROCESSED, "; ".join(outcomes)
+        outcome, detail = Outcome.PROCESSED, "; ".join(outcomes)
     event.outcome = outcome
     event.detail = detail
     event.booking_id = booking_id
@@ -117,44 +133,32 @@ def _apply(event: WebhookEvent) -> None:
 
 
 def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) -> str:
-    label = event.gateway
+    handler = _handlers.get(signal.kind)
+    if handler is None:
+        return services.Effect.NO_EFFECT
     data = {"webhook_event": event.pk, "event_id": event.event_id, "event_type": event.event_type}
-    if signal.kind == SignalKind.CAPTURED:
-        return services.record_capture(
-            payment=payment,
-            gateway_payment_id=signal.payment_id,
-            amount_minor=signal.amount_minor,
-            currency=signal.currency or None,
-            label=label,
-            data=data,
-        )
-    if signal.kind == SignalKind.FAILED:
-        return services.record_failure(
-            payment=payment, reason=signal.reason or "Payment failed.", label=label, data=data
-        )
-    if signal.kind in (SignalKind.REFUND_PROCESSED, SignalKind.REFUND_FAILED):
-        if not signal.refund_id:
-            return services.Outcome.NO_EFFECT
-        return services.record_gateway_refund(
-            payment=payment,
-            gateway_refund_id=signal.refund_id,
-            refund_reference=signal.refund_reference,
-            succeeded=signal.kind == SignalKind.REFUND_PROCESSED,
-            amount_minor=signal.amount_minor,
-            detail=signal.reason,
-            label=label,
-        )
-    if signal.kind == SignalKind.REFUNDED_TOTAL:
-        return services.record_gateway_refunded_total(
-            payment=payment, refunded_total_minor=signal.amount_minor or 0, label=label
-        )
-    if signal.kind == SignalKind.DISPUTE:
-        return services.record_dispute(
-            payment=payment,
-            gateway_dispute_id=signal.dispute_id or f"{event.gateway}:{event.event_id}",
-            reason=signal.reason,
-        )
-    raise ValueError(f"unhandled signal {signal.kind}")  # pragma: no cover
+    return handler(event=event, signal=signal, payment=payment, label=event.gateway, data=data)
+
+
+def _apply_capture(*, signal: PaymentSignal, payment: Payment, label: str, data: dict, **_) -> str:
+    return services.record_capture(
+        payment=payment,
+        gateway_payment_id=signal.payment_id,
+        amount_minor=signal.amount_minor,
+        currency=signal.currency or None,
+        label=label,
+        data=data,
+    )
+
+
+def _apply_failure(*, signal: PaymentSignal, payment: Payment, label: str, data: dict, **_) -> str:
+    return services.record_failure(
+        payment=payment, reason=signal.reason or "Payment failed.", label=label, data=data
+    )
+
+
+register_signal_handler(SignalKind.CAPTURED, _apply_capture)
+register_signal_handler(SignalKind.FAILED, _apply_failure)
 
 
 def _find_payment(*, gateway: str, signal: PaymentSignal) -> Payment | None:

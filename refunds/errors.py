@@ -51,8 +51,3 @@ class DisputeNotOpen(Conflict):
 class DisputeNotFound(NotFound):
     code = "dispute_not_found"
     title = "No such dispute"
-
-
-class BookingNotFound(NotFound):
-    code = "not_found"
-    title = "No such booking"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Max, Q
 
+from common.locking import lock
 from refunds.policy import validate_tiers
 
 
@@ -62,7 +63,7 @@ class RefundPolicy(models.Model):
                 current = RefundPolicy.objects.aggregate(top=Max("version"))
                 self.version = (current["top"] or 0) + 1
             if self.active:
-                others = RefundPolicy.objects.select_for_update().filter(active=True)
+                others = lock(RefundPolicy.objects.filter(active=True))
                 if self.pk:
                     others = others.exclude(pk=self.pk)
                 others.update(active=False)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsCustomer, IsPartner, IsSupport
 from bookings import selectors as booking_selectors
-from bookings.cancellation import cancel_booking
-from common.idempotency import idempotent
+from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.permissions import IsCustomer, IsPartner, IsSupport
+from common.problems import PROBLEM
 from refunds import selectors, services
+from refunds.cancellation import cancel_booking
 from refunds.serializers import (
     CancelledBookingSerializer,
     CancelRequestSerializer,
@@ -21,16 +22,6 @@ from refunds.serializers import (
     ProviderCancelledBookingSerializer,
     RefundListQuerySerializer,
     RefundSerializer,
-)
-
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Retry-safe key (scoped to the user): the same key and body replays the "
-    "first response (a retried refund or cancel never runs twice); another body -> 422.",
 )
 
 

@@ -1,9 +1,13 @@
 """Refund and dispute operations, split by concept:
 
-- :mod:`~refunds.services.creation`: the captured-amount ceiling, recording refunds
-  (cancellation, late capture, manual, dispute) and support retries;
-- :mod:`~refunds.services.execution`: the steps of ``refunds.tasks.execute_refund``
-  and the reconciliation of gateway refund events;
+- :mod:`~refunds.services.ledger`: what a payment's refunds add up to (the captured
+  ceiling), the payment lock, the payment status that follows succeeded refunds;
+- :mod:`~refunds.services.creation`: recording refunds (cancellation, late capture,
+  manual, dispute) and support retries;
+- :mod:`~refunds.services.execution`: the Celery task that sends a refund to its gateway,
+  and its steps;
+- :mod:`~refunds.services.gateway_events`: gateway refund and dispute events (handlers of
+  the payments webhook pipeline);
 - :mod:`~refunds.services.disputes`: customer and gateway disputes, their resolution.
 
 Money rule for every source: the non-failed refunds of a payment never add up to more
@@ -12,15 +16,7 @@ recorded inside the caller's transaction and executed by Celery after commit; ga
 HTTP never runs while a row lock is held.
 """
 
-from refunds.services.creation import (
-    COUNTED_STATUSES,
-    IN_FLIGHT_STATUSES,
-    create_refund,
-    refund_booking_manually,
-    refundable_amount,
-    refunded_total,
-    retry_refund,
-)
+from refunds.services.creation import create_refund, refund_booking_manually, retry_refund
 from refunds.services.disputes import (
     DISPUTABLE_STATUSES,
     open_dispute,
@@ -34,8 +30,13 @@ from refunds.services.execution import (
     mark_refund_failed,
     mark_refund_succeeded,
     note_refund_error,
-    reconcile_gateway_refund,
-    reconcile_refunded_total,
+)
+from refunds.services.gateway_events import reconcile_gateway_refund, reconcile_refunded_total
+from refunds.services.ledger import (
+    COUNTED_STATUSES,
+    IN_FLIGHT_STATUSES,
+    refundable_amount,
+    refunded_total,
 )
 
 __all__ = [

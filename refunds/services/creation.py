@@ -6,21 +6,22 @@ captured amount. Every refund is created under a row lock on the payment, so
 concurrent creators are serialised and the sum check is exact.
 
 Refunds are *recorded* inside the caller's transaction and *executed* by
-``refunds.tasks.execute_refund`` after commit; gateway HTTP never runs while a
+``refunds.services.execution.execute_refund`` after commit; gateway HTTP never runs while a
 row lock is held.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
+from bookings.errors import BookingNotFound
 from bookings.models import Booking
 from bookings.transitions import record_event
 from payments.models import Payment
+from payments.services import lock_payment
 from refunds.errors import (
-    BookingNotFound,
     InvalidRefundAmount,
     NothingCaptured,
     RefundExceedsCaptured,
@@ -28,48 +29,8 @@ from refunds.errors import (
     RefundNotRetryable,
 )
 from refunds.models import Refund
-
-COUNTED_STATUSES = (
-    Refund.Status.PENDING,
-    Refund.Status.PROCESSING,
-    Refund.Status.SUCCEEDED,
-)
-IN_FLIGHT_STATUSES = (Refund.Status.PENDING, Refund.Status.PROCESSING)
-
-
-def _enqueue_execution(refund_id: int) -> None:
-    from refunds.tasks import execute_refund
-
-    transaction.on_commit(lambda: execute_refund.delay(refund_id))
-
-
-def refunded_total(*, payment_id: int) -> int:
-    """Sum of the payment's refunds that are not FAILED (pending, processing, succeeded)."""
-    total = (
-        Refund.objects.filter(payment_id=payment_id, status__in=COUNTED_STATUSES)
-        .aggregate(total=Sum("amount_minor"))
-        .get("total")
-    )
-    return total or 0
-
-
-def refundable_amount(*, payment: Payment) -> int:
-    """What can still be refunded: captured minus the non-failed refunds (never negative)."""
-    return max(payment.captured_amount_minor - refunded_total(payment_id=payment.pk), 0)
-
-
-def lock_payment(payment_id: int) -> Payment:
-    """``SELECT ... FOR UPDATE`` of a payment: every refund and dispute change of one
-    payment is serialised on this row."""
-    return Payment.objects.select_for_update().get(pk=payment_id)
-
-
-def lock_payment_of_refund(refund_id: int) -> None:
-    """Lock order everywhere: payment row first, then refund/dispute rows (no deadlock
-    between the task, webhooks and support acting on one payment)."""
-    payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
-    if payment_id is not None:
-        lock_payment(payment_id)
+from refunds.services.execution import enqueue_execution
+from refunds.services.ledger import refunded_total
 
 
 @transaction.atomic
@@ -96,7 +57,7 @@ def create_refund(
     - ``amount_minor == 0`` records a NOT_REQUIRED row (the policy decision is kept,
       e.g. a 0 % cancellation tier) and nothing is sent to the gateway;
     - ``amount_minor > 0`` records a PENDING row and enqueues
-      ``refunds.tasks.execute_refund.delay(refund.id)`` with ``transaction.on_commit``;
+      ``execute_refund.delay(refund.id)`` with ``transaction.on_commit``;
     - a timeline event ``refund_created`` is written on the booking.
 
     ``source`` is a :class:`Refund.Source` value (``cancellation``, ``late_capture``,
@@ -148,7 +109,7 @@ def create_refund(
         },
     )
     if amount_minor > 0:
-        _enqueue_execution(refund.pk)
+        enqueue_execution(refund.pk)
     return refund
 
 
@@ -219,6 +180,6 @@ def retry_refund(*, refund_id: int, actor=None) -> Refund:
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         data={"refund_id": refund.pk, "failed_gateway_refund_id": refund.gateway_refund_id},
     )
-    _enqueue_execution(refund.pk)
+    enqueue_execution(refund.pk)
     refund.refresh_from_db()
     return refund

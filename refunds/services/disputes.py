@@ -7,11 +7,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings.errors import BookingNotFound
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event
 from payments.models import Payment
+from payments.services import lock_payment, lock_payment_of_booking
 from refunds.errors import (
-    BookingNotFound,
     DisputeAlreadyOpen,
     DisputeNotAllowed,
     DisputeNotFound,
@@ -20,7 +21,7 @@ from refunds.errors import (
     NothingCaptured,
 )
 from refunds.models import Dispute, Refund
-from refunds.services.creation import create_refund, lock_payment
+from refunds.services.creation import create_refund
 
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
 
@@ -75,7 +76,7 @@ def record_gateway_dispute(*, payment: Payment, gateway_dispute_id: str, reason:
 def open_dispute(*, booking_id: int, customer, reason: str) -> Dispute:
     """A customer disputes their own COMPLETED or CANCELLED booking.
 
-    Raises :class:`BookingNotFound` (404 ``not_found``) for another customer's booking,
+    Raises :class:`BookingNotFound` (404 ``booking_not_found``) for another customer's booking,
     :class:`DisputeNotAllowed` (409) in other states and :class:`DisputeAlreadyOpen`
     (409 ``dispute_already_open``) when an open dispute exists; the partial unique
     constraint makes the last check race-free.
@@ -114,7 +115,7 @@ def resolve_dispute_with_refund(*, dispute_id: int, amount_minor: int, note: str
     if amount_minor < 1:
         raise InvalidRefundAmount("The refund amount must be at least 1.")
     booking_id = Dispute.objects.filter(pk=dispute_id).values_list("booking_id", flat=True).first()
-    payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
+    payment = lock_payment_of_booking(booking_id=booking_id) if booking_id else None
     dispute = _close_dispute(
         dispute_id=dispute_id, status=Dispute.Status.RESOLVED_REFUND, note=note, actor=actor
     )

@@ -1,32 +1,104 @@
-"""Refund execution steps (used by ``refunds.tasks.execute_refund``) and the
-reconciliation of gateway refund events.
+"""Refund execution: the task that sends a refund to its gateway, and its steps.
 
+The only place refunds reach a payment gateway (:func:`execute_refund`, a Celery task
+enqueued after the commit that recorded the refund: :func:`enqueue_execution`).
 Status changes are conditional UPDATEs, so a late or repeated event changes nothing;
 a SUCCEEDED refund moves back only when the gateway itself reports it failed
 (:func:`mark_refund_failed`) or its gateway refund id turns out to be another
-refund's (:func:`_take_gateway_refund_id`). Lock order everywhere: the payment
+refund's (:func:`take_gateway_refund_id`). Lock order everywhere: the payment
 row first, then refund rows.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 
+from celery import shared_task
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
+from bookings.models import Booking
+from bookings.notices import notify_customer
 from bookings.transitions import record_event
-from payments.models import Payment
+from payments.gateways import GatewayError, get_gateway
+from payments.services import flag_payment
 from refunds.models import Refund
-from refunds.services.creation import (
+from refunds.services.ledger import (
     IN_FLIGHT_STATUSES,
-    _enqueue_execution,
-    lock_payment,
     lock_payment_of_refund,
+    settle_payment_status,
 )
 
 logger = logging.getLogger(__name__)
+
+REFUND_MAX_ATTEMPTS = settings.REFUND_MAX_ATTEMPTS
+REFUND_RETRY_BASE_SECONDS = settings.REFUND_RETRY_BASE_SECONDS
+REFUND_RETRY_MAX_SECONDS = 60 * 60
+
+
+def enqueue_execution(refund_id: int) -> None:
+    """Run :func:`execute_refund` for the refund once the current transaction commits."""
+    transaction.on_commit(lambda: execute_refund.delay(refund_id))
+
+
+def retry_delay(retries: int, *, base: float = REFUND_RETRY_BASE_SECONDS) -> float:
+    """Exponential backoff with jitter: uniform in [c/2, c], c = base * 2**retries (capped).
+
+    ``retries`` is how many retries already happened (0 before the first retry).
+    """
+    ceiling = min(base * (2**retries), REFUND_RETRY_MAX_SECONDS)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+@shared_task(
+    name="refunds.tasks.execute_refund",
+    bind=True,
+    acks_late=True,
+    max_retries=REFUND_MAX_ATTEMPTS - 1,
+)
+def execute_refund(self, refund_id: int) -> str:
+    """Send one refund to its gateway; safe to run twice, at any time.
+
+    1. Claim: conditional UPDATE pending/processing -> processing, attempts + 1. A refund
+       that is SUCCEEDED, FAILED or NOT_REQUIRED is left alone (a second run is a no-op).
+    2. Call the gateway outside any transaction and without locks, with the idempotency
+       key derived from the refund id (the same on every attempt and every run), so the
+       gateway refunds at most once.
+    3. ``processed`` -> SUCCEEDED (payment status synced); ``pending`` -> stays PROCESSING
+       with the gateway refund id until the refund webhook reconciles it (no later run
+       calls the gateway again for it).
+    Retryable gateway errors (network, 5xx, 409, 429: ``gateways.base.is_retryable_status``)
+    are retried with exponential backoff and jitter, up to ``REFUND_MAX_ATTEMPTS``
+    attempts, then FAILED; other 4xx fail at once. FAILED refunds carry ``last_error`` and
+    are listed for support.
+    """
+    refund = claim_refund_attempt(refund_id=refund_id)
+    if refund is None:
+        return "skipped"
+    payment = refund.payment
+    try:
+        result = get_gateway(payment.gateway).refund(
+            payment=payment,
+            amount_minor=refund.amount_minor,
+            idempotency_key=refund.idempotency_key,
+        )
+    except GatewayError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        retryable = bool(getattr(exc, "retryable", False))
+        if retryable and self.request.retries < self.max_retries:
+            note_refund_error(refund_id=refund_id, error=error)
+            logger.info("refund %s attempt failed, retrying: %s", refund_id, error)
+            raise self.retry(countdown=retry_delay(self.request.retries), exc=exc) from None
+        mark_refund_failed(refund_id=refund_id, error=error)
+        return "failed"
+    if result.status == "processed":
+        mark_refund_succeeded(refund_id=refund_id, gateway_refund_id=result.gateway_refund_id)
+        return "succeeded"
+    mark_refund_awaiting_gateway(refund_id=refund_id, gateway_refund_id=result.gateway_refund_id)
+    return "processing"
 
 
 def claim_refund_attempt(*, refund_id: int) -> Refund | None:
@@ -63,11 +135,11 @@ def mark_refund_succeeded(*, refund_id: int, gateway_refund_id: str) -> bool:
         return False
     updates = {"status": Refund.Status.SUCCEEDED, "last_error": "", "updated_at": timezone.now()}
     if gateway_refund_id:
-        _take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
+        take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
         updates["gateway_refund_id"] = gateway_refund_id
     movable.update(**updates)
-    refund = Refund.objects.select_related("booking__customer").get(pk=refund_id)
-    _sync_payment_status(payment_id=refund.payment_id)
+    refund = Refund.objects.get(pk=refund_id)
+    settle_payment_status(payment_id=refund.payment_id)
     record_event(
         booking_id=refund.booking_id,
         kind="refund_succeeded",
@@ -87,7 +159,7 @@ def mark_refund_awaiting_gateway(*, refund_id: int, gateway_refund_id: str) -> b
     in_flight = Refund.objects.filter(pk=refund_id, status__in=IN_FLIGHT_STATUSES)
     if not in_flight.exists():
         return False
-    _take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
+    take_gateway_refund_id(refund_id=refund_id, gateway_refund_id=gateway_refund_id)
     in_flight.update(
         status=Refund.Status.PROCESSING,
         gateway_refund_id=gateway_refund_id,
@@ -97,7 +169,7 @@ def mark_refund_awaiting_gateway(*, refund_id: int, gateway_refund_id: str) -> b
     return True
 
 
-def _take_gateway_refund_id(*, refund_id: int, gateway_refund_id: str) -> None:
+def take_gateway_refund_id(*, refund_id: int, gateway_refund_id: str) -> None:
     """Make ``gateway_refund_id`` free for ``refund_id`` (unique index
     ``refund_gateway_id_unique``); the caller holds the payment lock.
 
@@ -125,11 +197,7 @@ def _take_gateway_refund_id(*, refund_id: int, gateway_refund_id: str) -> None:
         updated_at=timezone.now(),
     )
     if holder.payment_id is not None:
-        Payment.objects.filter(pk=holder.payment_id).update(
-            flagged=True,
-            flag_reason=f"Refund #{holder.pk}: {error}"[:255],
-            updated_at=timezone.now(),
-        )
+        flag_payment(payment_id=holder.payment_id, reason=f"Refund #{holder.pk}: {error}")
     record_event(
         booking_id=holder.booking_id,
         kind="refund_gateway_id_moved",
@@ -143,8 +211,8 @@ def _take_gateway_refund_id(*, refund_id: int, gateway_refund_id: str) -> None:
         },
     )
     logger.warning("refund %s: %s", holder.pk, error)
-    _sync_payment_status(payment_id=holder.payment_id)
-    _enqueue_execution(holder.pk)
+    settle_payment_status(payment_id=holder.payment_id)
+    enqueue_execution(holder.pk)
 
 
 def note_refund_error(*, refund_id: int, error: str) -> None:
@@ -178,14 +246,10 @@ def mark_refund_failed(*, refund_id: int, error: str, reported_by_gateway: bool 
         return False
     refund = Refund.objects.get(pk=refund_id)
     if was_succeeded:
-        _sync_payment_status(payment_id=refund.payment_id)
+        settle_payment_status(payment_id=refund.payment_id)
     if refund.payment_id is not None:
         # Support's payments list shows flagged payments; a failed refund needs a human.
-        Payment.objects.filter(pk=refund.payment_id).update(
-            flagged=True,
-            flag_reason=f"Refund #{refund.pk} failed: {error}"[:255],
-            updated_at=timezone.now(),
-        )
+        flag_payment(payment_id=refund.payment_id, reason=f"Refund #{refund.pk} failed: {error}")
     record_event(
         booking_id=refund.booking_id,
         kind="refund_failed",
@@ -197,43 +261,13 @@ def mark_refund_failed(*, refund_id: int, error: str, reported_by_gateway: bool 
     return True
 
 
-def _sync_payment_status(*, payment_id: int | None) -> None:
-    """Payment status follows its succeeded refunds: refunded / partially_refunded."""
-    if payment_id is None:
-        return
-    payment = lock_payment(payment_id)
-    succeeded = (
-        Refund.objects.filter(payment_id=payment_id, status=Refund.Status.SUCCEEDED)
-        .aggregate(total=Sum("amount_minor"))
-        .get("total")
-        or 0
-    )
-    if payment.captured_amount_minor <= 0:
-        return
-    if succeeded <= 0:
-        new_status = Payment.Status.CAPTURED
-    elif succeeded >= payment.captured_amount_minor:
-        new_status = Payment.Status.REFUNDED
-    else:
-        new_status = Payment.Status.PARTIALLY_REFUNDED
-    Payment.objects.filter(
-        pk=payment_id,
-        status__in=(
-            Payment.Status.CAPTURED,
-            Payment.Status.PARTIALLY_REFUNDED,
-            Payment.Status.REFUNDED,
-        ),
-    ).update(status=new_status, updated_at=timezone.now())
-
-
 def _notify_refund(refund: Refund) -> None:
-    try:
-        from notifications.services import notify
-    except ImportError:  # pragma: no cover - notifications app is part of the project
-        return
-    notify(
+    booking = Booking.objects.select_related(
+        "customer", "slot", "partner__city", "variant__service"
+    ).get(pk=refund.booking_id)
+    notify_customer(
         kind="refund",
-        booking=refund.booking,
+        booking=booking,
         context={
             "amount": refund.amount_minor,
             "currency": refund.currency,
@@ -241,134 +275,3 @@ def _notify_refund(refund: Refund) -> None:
         },
         once_key=f"refund-{refund.pk}-succeeded",
     )
-
-
-# --- gateway events --------------------------------------------------------------------
-
-
-@transaction.atomic
-def reconcile_gateway_refund(
-    *,
-    payment: Payment,
-    gateway_refund_id: str,
-    succeeded: bool,
-    amount_minor: int | None,
-    detail: str,
-    reference: str = "",
-) -> Refund | None:
-    """Apply a gateway refund event (``refund.processed``/``refund.failed``,
-    ``charge.refunded``, ``refund.updated``) to our refund row. Idempotent; events may
-    come late, twice or before our task recorded the gateway's answer.
-
-    The refund is found by ``gateway_refund_id`` on this payment; failing that (the
-    webhook beat our task to storing the id), by ``reference``, the idempotency key we
-    sent with the refund (``Refund.idempotency_key``), which then gets the id. An event
-    naming an earlier key round of a refund (a refund the gateway failed and support
-    retried as a new one) changes nothing. Only an event without a reference (a refund
-    made before references were sent) falls back to the amount, and only when exactly
-    one in-flight refund of the payment without a gateway id has that amount.
-    Success moves PENDING/PROCESSING/FAILED -> SUCCEEDED and syncs the payment status;
-    failure moves PENDING/PROCESSING/SUCCEEDED -> FAILED (the gateway's word wins, see
-    :func:`mark_refund_failed`). Returns
-    the refund (refreshed) or None when no refund of ours matches (a refund made outside
-    Slotwise, or an ambiguous amount: the caller flags the payment for support, who can
-    replay the event once the task recorded the id).
-    """
-    lock_payment(payment.pk)
-    refund = Refund.objects.filter(payment=payment, gateway_refund_id=gateway_refund_id).first()
-    if refund is None:
-        refund, current_round = _refund_named_by_event(
-            payment=payment, reference=reference, amount_minor=amount_minor
-        )
-        if refund is None:
-            logger.warning(
-                "gateway refund %s of payment %s matches no refund", gateway_refund_id, payment.pk
-            )
-            return None
-        if not current_round:
-            logger.info(
-                "gateway refund %s is an earlier round of refund %s: nothing to do",
-                gateway_refund_id,
-                refund.pk,
-            )
-            return refund
-        _take_gateway_refund_id(refund_id=refund.pk, gateway_refund_id=gateway_refund_id)
-        Refund.objects.filter(pk=refund.pk, gateway_refund_id="").update(
-            gateway_refund_id=gateway_refund_id
-        )
-    if succeeded:
-        mark_refund_succeeded(refund_id=refund.pk, gateway_refund_id=gateway_refund_id)
-    else:
-        mark_refund_failed(
-            refund_id=refund.pk,
-            error=detail or "The gateway reported a failure.",
-            reported_by_gateway=True,
-        )
-    refund.refresh_from_db()
-    return refund
-
-
-def _refund_named_by_event(
-    *, payment: Payment, reference: str, amount_minor: int | None
-) -> tuple[Refund | None, bool]:
-    """The payment's refund an event without a known gateway id is about, and whether
-    the event is about its current key round. See :func:`reconcile_gateway_refund`."""
-    refunds = list(Refund.objects.filter(payment=payment).order_by("created_at", "id"))
-    if reference:
-        for refund in refunds:
-            if refund.idempotency_key == reference and not refund.gateway_refund_id:
-                return refund, True
-            earlier = {refund.idempotency_key_of_round(n) for n in range(refund.key_round)}
-            if reference in earlier:
-                return refund, False
-        return None, False
-    if amount_minor is None:
-        return None, False
-    candidates = [
-        refund
-        for refund in refunds
-        if refund.status in IN_FLIGHT_STATUSES
-        and not refund.gateway_refund_id
-        and refund.amount_minor == amount_minor
-    ]
-    return (candidates[0], True) if len(candidates) == 1 else (None, False)
-
-
-@transaction.atomic
-def reconcile_refunded_total(*, payment: Payment, refunded_total_minor: int) -> int:
-    """Settle refunds of ``payment`` from the total the gateway reports refunded on it
-    (Stripe's ``charge.amount_refunded``: its ``charge.refunded`` event has not listed the
-    refunds since API version 2022-11-15). Runs under the payment lock; no gateway HTTP.
-
-    The part of the total our SUCCEEDED refunds do not account for settles the in-flight
-    refunds the gateway accepted (they have a gateway refund id and wait for its webhook),
-    oldest first, each only when it fits whole; the first that does not fit stops the
-    walk. An in-flight refund without a gateway id is left to its task, which learns the
-    outcome from the gateway's answer to its idempotent call; it is counted as already
-    in the total, so the total never settles more than it covers. Idempotent: a repeated
-    or older total settles nothing new.
-
-    Returns how much of the total none of our refunds (succeeded or in flight) accounts
-    for: more than 0 means a refund made outside Slotwise.
-    """
-    lock_payment(payment.pk)
-    refunds = Refund.objects.filter(payment_id=payment.pk)
-    succeeded = _sum(refunds.filter(status=Refund.Status.SUCCEEDED))
-    unsent = _sum(refunds.filter(status__in=IN_FLIGHT_STATUSES, gateway_refund_id=""))
-    accepted = list(
-        refunds.filter(status__in=IN_FLIGHT_STATUSES)
-        .exclude(gateway_refund_id="")
-        .order_by("created_at", "id")
-    )
-    uncovered = refunded_total_minor - succeeded - unsent
-    for refund in accepted:
-        if refund.amount_minor > uncovered:
-            break
-        mark_refund_succeeded(refund_id=refund.pk, gateway_refund_id="")
-        uncovered -= refund.amount_minor
-    in_flight = sum(refund.amount_minor for refund in accepted)
-    return max(refunded_total_minor - succeeded - unsent - in_flight, 0)
-
-
-def _sum(refunds) -> int:
-    return refunds.aggregate(total=Sum("amount_minor"))["total"] or 0

@@ -325,7 +325,7 @@ def test_customer_sees_only_own_bookings(customer, customer_client):
 
     other = customer_client.get(f"{URL}/{theirs.pk}")
     assert other.status_code == 404
-    assert other.json()["code"] == "not_found"
+    assert other.json()["code"] == "booking_not_found"
 
 
 @pytest.mark.django_db

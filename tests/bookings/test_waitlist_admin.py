@@ -3,7 +3,7 @@
 import pytest
 
 from bookings.models import BookingStatus, WaitlistEntry, WaitlistStatus
-from bookings.waitlist import join_waitlist
+from bookings.waitlist.services import join_waitlist
 from tests.factories.accounts import CustomerFactory
 from tests.factories.bookings import BookingFactory
 

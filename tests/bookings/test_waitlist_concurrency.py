@@ -2,9 +2,10 @@
 
 import pytest
 
+from bookings.errors import SlotHasRoom
 from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
 from bookings.transitions import transition_booking
-from bookings.waitlist import SlotHasRoom, join_waitlist, promote_waitlist
+from bookings.waitlist.services import join_waitlist, promote_waitlist
 from partners.models import Slot
 from payments.models import Payment
 from tests.concurrency import run_concurrently

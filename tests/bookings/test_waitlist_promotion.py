@@ -16,11 +16,12 @@ from bookings.models import (
 )
 from bookings.services import expire_due_holds
 from bookings.transitions import transition_booking
-from bookings.waitlist import join_waitlist, promote_waitlist, sweep_waitlists
+from bookings.waitlist.services import join_waitlist, promote_waitlist
 from notifications.models import OutboxMessage
 from partners.models import ServiceVariant
 from payments.models import Payment
 from payments.services import record_capture, record_failure
+from payments.waitlist_offers import sweep_waitlists
 from tests.factories.accounts import CustomerFactory
 from tests.factories.bookings import BookingFactory
 from tests.factories.partners import ServiceVariantFactory

@@ -55,7 +55,7 @@ def test_wrong_role_is_403(customer_client):
 
 @pytest.mark.django_db
 def test_missing_object_is_404(api_client):
-    assert_problem(api_client.get("/api/v1/partners/987654"), 404, "not_found")
+    assert_problem(api_client.get("/api/v1/partners/987654"), 404, "partner_not_found")
 
 
 def test_unknown_url_is_404_problem(client):

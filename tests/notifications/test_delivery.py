@@ -8,11 +8,12 @@ from django.core import mail
 from django.utils import timezone
 
 from bookings.models import BookingStatus
+from bookings.tasks import enqueue_booking_reminders
 from bookings.transitions import transition_booking
 from conftest import authed_client
 from notifications.delivery import deliver
 from notifications.models import OutboxMessage
-from notifications.tasks import dispatch_outbox, enqueue_booking_reminders
+from notifications.tasks import dispatch_outbox
 from otp.models import BookingOtp
 from tests.concurrency import run_concurrently
 from tests.factories.bookings import BookingFactory

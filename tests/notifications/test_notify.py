@@ -3,6 +3,7 @@ from django.core import mail
 from django.db import transaction
 
 from bookings.models import BookingStatus
+from bookings.notices import notify_customer
 from notifications.models import OutboxMessage
 from notifications.services import Recipient, notify
 from tests.factories.bookings import BookingFactory
@@ -16,7 +17,7 @@ def test_notify_writes_rows_and_delivers_them_after_commit(django_capture_on_com
     booking.customer.save()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        rows = notify(
+        rows = notify_customer(
             kind="refund",
             booking=booking,
             context={"amount": 49950, "currency": "INR", "status": "succeeded"},
@@ -38,7 +39,7 @@ def test_notify_rows_roll_back_with_the_callers_transaction(django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         try:
             with transaction.atomic():
-                notify(kind="booking_cancelled", booking=booking)
+                notify_customer(kind="booking_cancelled", booking=booking)
                 raise RuntimeError("the state change failed")
         except RuntimeError:
             pass
@@ -48,8 +49,8 @@ def test_notify_rows_roll_back_with_the_callers_transaction(django_capture_on_co
 
 def test_notify_once_key_writes_the_notification_only_once():
     booking = BookingFactory(status=BookingStatus.CONFIRMED)
-    first = notify(kind="booking_reminder", booking=booking, once_key="reminder:x")
-    second = notify(kind="booking_reminder", booking=booking, once_key="reminder:x")
+    first = notify_customer(kind="booking_reminder", booking=booking, once_key="reminder:x")
+    second = notify_customer(kind="booking_reminder", booking=booking, once_key="reminder:x")
     assert len(first) == 1 and second == []
     assert OutboxMessage.objects.filter(kind="booking_reminder").count() == 1
 
@@ -71,5 +72,5 @@ def test_notify_to_explicit_recipients_with_custom_text(
 def test_notify_rejects_unknown_kind_without_text():
     booking = BookingFactory(status=BookingStatus.CONFIRMED)
     with pytest.raises(ValueError):
-        notify(kind="mystery", booking=booking)
+        notify_customer(kind="mystery", booking=booking)
     assert OutboxMessage.objects.count() == 0

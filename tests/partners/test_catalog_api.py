@@ -121,7 +121,7 @@ def test_partner_detail_shows_only_public_partners(api_client):
     hidden = PartnerFactory(verified=False)
 
     assert api_client.get(f"/api/v1/partners/{public.pk}").json()["id"] == public.pk
-    _problem(api_client.get(f"/api/v1/partners/{hidden.pk}"), 404, "not_found")
+    _problem(api_client.get(f"/api/v1/partners/{hidden.pk}"), 404, "partner_not_found")
 
 
 @pytest.mark.django_db
@@ -224,5 +224,5 @@ def test_slots_of_a_hidden_or_missing_partner_are_a_404(api_client):
     hidden = PartnerFactory(active=False)
     SlotFactory(partner=hidden)
 
-    _problem(api_client.get(f"/api/v1/partners/{hidden.pk}/slots"), 404, "not_found")
-    _problem(api_client.get("/api/v1/partners/999999/slots"), 404, "not_found")
+    _problem(api_client.get(f"/api/v1/partners/{hidden.pk}/slots"), 404, "partner_not_found")
+    _problem(api_client.get("/api/v1/partners/999999/slots"), 404, "partner_not_found")

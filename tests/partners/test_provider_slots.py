@@ -232,8 +232,8 @@ def test_partner_blocks_and_unblocks_own_slot(partner_client, partner):
 def test_partner_cannot_touch_another_partners_slot(partner_client, other_partner, action):
     slot = SlotFactory(partner=other_partner, blocked=(action == "unblock"))
 
-    _problem(partner_client.post(f"{URL}/{slot.pk}/{action}"), 404, "not_found")
-    _problem(partner_client.get(f"{URL}/{slot.pk}"), 404, "not_found")
+    _problem(partner_client.post(f"{URL}/{slot.pk}/{action}"), 404, "slot_not_found")
+    _problem(partner_client.get(f"{URL}/{slot.pk}"), 404, "slot_not_found")
     slot.refresh_from_db()
     assert slot.blocked is (action == "unblock")
 

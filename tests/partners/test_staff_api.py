@@ -60,11 +60,13 @@ def test_partner_updates_and_deactivates_own_staff(partner_client, partner):
 def test_partner_cannot_see_or_change_another_partners_staff(partner_client, other_partner):
     staff = StaffFactory(partner=other_partner, name="Theirs")
 
-    _problem(partner_client.get(f"{URL}/{staff.pk}"), 404, "not_found")
+    _problem(partner_client.get(f"{URL}/{staff.pk}"), 404, "staff_not_found")
     _problem(
-        partner_client.patch(f"{URL}/{staff.pk}", {"name": "Mine"}, format="json"), 404, "not_found"
+        partner_client.patch(f"{URL}/{staff.pk}", {"name": "Mine"}, format="json"),
+        404,
+        "staff_not_found",
     )
-    _problem(partner_client.delete(f"{URL}/{staff.pk}"), 404, "not_found")
+    _problem(partner_client.delete(f"{URL}/{staff.pk}"), 404, "staff_not_found")
     staff.refresh_from_db()
     assert (staff.name, staff.active) == ("Theirs", True)
 
@@ -114,4 +116,4 @@ def test_invalid_staff_patch_is_a_400_and_changes_nothing(partner_client, partne
 def test_empty_patch_of_another_partners_staff_is_still_a_404(partner_client, other_partner):
     staff = StaffFactory(partner=other_partner)
 
-    _problem(partner_client.patch(f"{URL}/{staff.pk}", {}, format="json"), 404, "not_found")
+    _problem(partner_client.patch(f"{URL}/{staff.pk}", {}, format="json"), 404, "staff_not_found")

@@ -62,7 +62,7 @@ def test_dispute_on_someone_elses_booking_is_404_and_reason_is_required(captured
     stranger = authed_client(CustomerFactory())
     response = stranger.post(_disputes_url(booking), {"reason": "x"}, format="json")
     # The same answer as for any other booking id that is not yours (cancel, detail).
-    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert (response.status_code, response.json()["code"]) == (404, "booking_not_found")
     owner = authed_client(booking.customer)
     response = owner.post(_disputes_url(booking), {}, format="json")
     assert response.status_code == 400

@@ -323,7 +323,7 @@ def test_the_task_schedules_its_retries_with_growing_jittered_backoff(
     ``Task.retry``."""
     from unittest import mock
 
-    from refunds import tasks
+    from refunds.services import execution
 
     computed = []
 
@@ -337,7 +337,7 @@ def test_the_task_schedules_its_retries_with_growing_jittered_backoff(
     responses.post(STRIPE_REFUNDS, status=503, json=UNAVAILABLE)
     responses.post(STRIPE_REFUNDS, status=200, json=_stripe_refund())
     with (
-        mock.patch.object(tasks, "retry_delay", wraps=real_retry_delay),
+        mock.patch.object(execution, "retry_delay", wraps=real_retry_delay),
         mock.patch.object(execute_refund, "retry", wraps=execute_refund.retry) as retry_spy,
         django_capture_on_commit_callbacks(execute=True),
     ):
@@ -348,7 +348,7 @@ def test_the_task_schedules_its_retries_with_growing_jittered_backoff(
     assert [retries for retries, _ in computed] == [0, 1]
     delays = [c.kwargs["countdown"] for c in retry_spy.call_args_list]
     assert delays == [delay for _, delay in computed]
-    base = tasks.REFUND_RETRY_BASE_SECONDS
+    base = execution.REFUND_RETRY_BASE_SECONDS
     assert base / 2 <= delays[0] <= base  # first retry: jitter in [c/2, c], c = base
     assert base <= delays[1] <= 2 * base  # second: c = 2 * base
     assert delays[0] <= delays[1]

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
+from bookings.notices import notify_customer
 from notifications.messages import Kind
-from notifications.services import notify
 
 BATCH = 500
 
@@ -34,7 +34,7 @@ def queue_due_reminders() -> int:
     queued = 0
     for booking in bookings:
         with transaction.atomic():
-            if notify(
+            if notify_customer(
                 kind=Kind.BOOKING_REMINDER, booking=booking, once_key=f"reminder:{booking.pk}"
             ):
                 queued += 1

@@ -1,21 +1,23 @@
-"""HTTP endpoints of the service day (thin: validate, call bookings.service_day, render)."""
+"""HTTP endpoints of the code-verified service-day steps (thin: validate, call
+``otp.service_day``, render the booking as its detail endpoint shows it)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsCustomer, IsPartner
-from bookings import selectors, service_day
-from bookings.models import Booking
-from bookings.serializers import BookingDetailSerializer, ProviderBookingDetailSerializer
+from bookings.serializers import (
+    BookingDetailSerializer,
+    ProviderBookingDetailSerializer,
+    customer_booking_data,
+    provider_booking_data,
+)
 from common.idempotency import idempotent
-
-
-class AssignStaffSerializer(serializers.Serializer):
-    staff_id = serializers.IntegerField(min_value=1)
+from common.permissions import IsCustomer, IsPartner
+from common.problems import PROBLEM_RESPONSES
+from otp import service_day
 
 
 class OtpSerializer(serializers.Serializer):
@@ -30,49 +32,6 @@ class CodeSentSerializer(serializers.Serializer):
     booking = BookingDetailSerializer()
 
 
-def _provider_view(booking: Booking) -> dict:
-    """The booking as GET provider/bookings/{id} shows it (with the timeline)."""
-    queryset = selectors.partner_bookings(partner=booking.partner)
-    detail = selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
-    return ProviderBookingDetailSerializer(detail).data
-
-
-def _customer_view(booking: Booking) -> dict:
-    """The booking as GET bookings/{id} shows it (with the timeline)."""
-    queryset = selectors.customer_bookings(customer=booking.customer)
-    detail = selectors.booking_detail(queryset=queryset, booking_id=booking.pk)
-    return BookingDetailSerializer(detail).data
-
-
-_PROBLEMS = {
-    400: OpenApiResponse(description="Invalid input or code (problem details)"),
-    403: OpenApiResponse(description="Wrong role (problem details)"),
-    404: OpenApiResponse(description="Not your booking / staff (problem details)"),
-    409: OpenApiResponse(description="Booking not in a state that allows this"),
-}
-
-
-class AssignStaffView(APIView):
-    permission_classes = [IsPartner]
-
-    @extend_schema(
-        tags=["provider"],
-        summary="Assign (or reassign until arrival) one of your staff to a confirmed booking",
-        request=AssignStaffSerializer,
-        responses={200: ProviderBookingDetailSerializer, **_PROBLEMS},
-    )
-    def patch(self, request, booking_id: int) -> Response:
-        data = AssignStaffSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        booking = service_day.assign_staff(
-            partner=request.user.partner,
-            booking_id=booking_id,
-            staff_id=data.validated_data["staff_id"],
-            actor=request.user,
-        )
-        return Response(_provider_view(booking))
-
-
 class ConfirmArrivalView(APIView):
     permission_classes = [IsPartner]
 
@@ -80,7 +39,7 @@ class ConfirmArrivalView(APIView):
         tags=["provider"],
         summary="Confirm the arrival with the customer's code (CONFIRMED -> IN_PROGRESS)",
         request=OtpSerializer,
-        responses={200: ProviderBookingDetailSerializer, **_PROBLEMS},
+        responses={200: ProviderBookingDetailSerializer, **PROBLEM_RESPONSES},
     )
     @idempotent
     def post(self, request, booking_id: int) -> Response:
@@ -92,7 +51,7 @@ class ConfirmArrivalView(APIView):
             code=data.validated_data["otp"],
             actor=request.user,
         )
-        return Response(_provider_view(booking))
+        return Response(provider_booking_data(booking))
 
 
 class MarkCompleteView(APIView):
@@ -104,8 +63,8 @@ class MarkCompleteView(APIView):
         request=None,
         responses={
             200: ProviderBookingDetailSerializer,
-            429: OpenApiResponse(description="Too many codes requested"),
-            **_PROBLEMS,
+            429: PROBLEM_RESPONSES[429],
+            **PROBLEM_RESPONSES,
         },
     )
     @idempotent
@@ -113,7 +72,7 @@ class MarkCompleteView(APIView):
         booking = service_day.mark_complete(
             partner=request.user.partner, booking_id=booking_id, actor=request.user
         )
-        return Response(_provider_view(booking))
+        return Response(provider_booking_data(booking))
 
 
 class VerifyCompletionView(APIView):
@@ -123,7 +82,7 @@ class VerifyCompletionView(APIView):
         tags=["bookings"],
         summary="Verify the completion with the staff member's code (-> COMPLETED)",
         request=OtpSerializer,
-        responses={200: BookingDetailSerializer, **_PROBLEMS},
+        responses={200: BookingDetailSerializer, **PROBLEM_RESPONSES},
     )
     @idempotent
     def post(self, request, booking_id: int) -> Response:
@@ -132,7 +91,7 @@ class VerifyCompletionView(APIView):
         booking = service_day.verify_completion(
             customer=request.user, booking_id=booking_id, code=data.validated_data["otp"]
         )
-        return Response(_customer_view(booking))
+        return Response(customer_booking_data(booking))
 
 
 class ResendOtpView(APIView):
@@ -144,12 +103,15 @@ class ResendOtpView(APIView):
         request=None,
         responses={
             202: CodeSentSerializer,
-            429: OpenApiResponse(description="Too many codes requested"),
-            **_PROBLEMS,
+            429: PROBLEM_RESPONSES[429],
+            **PROBLEM_RESPONSES,
         },
     )
     @idempotent
     def post(self, request, booking_id: int) -> Response:
         booking = service_day.resend_arrival_code(customer=request.user, booking_id=booking_id)
-        body = {"detail": "A new arrival code is on its way.", "booking": _customer_view(booking)}
+        body = {
+            "detail": "A new arrival code is on its way.",
+            "booking": customer_booking_data(booking),
+        }
         return Response(body, status=status.HTTP_202_ACCEPTED)

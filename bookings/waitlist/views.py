@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsCustomer
-from bookings import waitlist
+from bookings.errors import WaitlistEntryNotFound
 from bookings.models import WaitlistEntry
-from bookings.views import IDEMPOTENCY_KEY, PROBLEM
-from bookings.waitlist_selectors import customer_waitlist
-from common.idempotency import idempotent
+from bookings.waitlist import services as waitlist
+from bookings.waitlist.selectors import customer_waitlist
+from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.permissions import IsCustomer
+from common.problems import PROBLEM
 
 
 class WaitlistJoinSerializer(serializers.Serializer):
@@ -57,7 +57,7 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
 def _entry(*, customer, entry_id: int) -> WaitlistEntry:
     entry = customer_waitlist(customer=customer).filter(pk=entry_id).first()
     if entry is None:
-        raise Http404
+        raise WaitlistEntryNotFound()
     return entry
 
 

@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-from accounts.models import Role
+from common.roles import Role
 
 
 class IsCustomer(BasePermission):

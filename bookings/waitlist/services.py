@@ -1,66 +1,47 @@
 """Waitlist of full slots: join, leave, and automatic promotion when seats come free.
 
 Line order is the entry id (join order). Promotion runs after the releasing
-transaction committed (``bookings.receivers_waitlist`` -> ``bookings.waitlist_tasks``):
+transaction committed (``payments.receivers`` -> ``payments.tasks``):
 :func:`promote_waitlist` locks the slot row, so promotions of one slot are serialised
 and each sees the seats the previous one took; the first waiting entries whose
 quantity fits the free seats each get a PENDING_PAYMENT booking through
 :func:`bookings.services.book_slot` (same seat UPDATE, price and hold as a normal
 booking). A waiting entry that does not fit is skipped, not dropped: it keeps its
-place for the next release. Then, outside any transaction, :func:`start_offer` creates
-the payment and tells the customer. The entry follows its booking afterwards
-(see the receiver): paid -> booked, hold expired / payment failed -> expired (and the
-freed seats go to the next in line), cancelled -> cancelled.
+place for the next release. Then, outside any transaction,
+``payments.waitlist_offers.start_offer`` creates the payment and tells the customer.
+The entry follows its booking afterwards (``bookings.waitlist.receivers``): paid ->
+booked, hold expired / payment failed -> expired (and the freed seats go to the next in
+line), cancelled -> cancelled.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from bookings.errors import (
+    AlreadyWaitlisted,
+    NotWaiting,
     PartnerUnavailable,
     SlotBlocked,
+    SlotHasRoom,
     SlotInPast,
     SlotNotFound,
     SlotUnavailable,
     VariantDoesNotFit,
     VariantNotOffered,
+    WaitlistEntryNotFound,
 )
-from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
+from bookings.models import Booking, WaitlistEntry, WaitlistStatus
 from bookings.services import book_slot, bookable_variant
 from bookings.transitions import record_event
-from common.problems import Conflict, DomainError, NotFound
+from common.locking import lock
 from partners.models import Slot
 
 logger = logging.getLogger(__name__)
-
-OFFER_NOTIFICATION_KIND = "waitlist_offer"
-
-
-class SlotHasRoom(Conflict):
-    code = "slot_has_room"
-    title = "The slot has room: book it instead"
-
-
-class AlreadyWaitlisted(Conflict):
-    code = "already_waitlisted"
-    title = "You are already on this slot's waitlist"
-
-
-class WaitlistEntryNotFound(NotFound):
-    code = "waitlist_entry_not_found"
-    title = "No such waitlist entry"
-
-
-class NotWaiting(Conflict):
-    code = "waitlist_entry_not_waiting"
-    title = "The waitlist entry is no longer waiting"
 
 
 @transaction.atomic
@@ -78,8 +59,7 @@ def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1)
     """
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
-    slot = Slot.objects.select_for_update(of=("self",)).select_related("partner")
-    slot = slot.filter(pk=slot_id).first()
+    slot = lock(Slot.objects.select_related("partner").filter(pk=slot_id)).first()
     if slot is None:
         raise SlotNotFound(errors={"slot_id": ["No such slot."]})
     if slot.start <= timezone.now():
@@ -138,8 +118,7 @@ def promote_waitlist(*, slot_id: int) -> list[int]:
     slot or an unavailable partner offers nothing. Returns the ids of the bookings
     created; call :func:`start_offer` for each after commit (the task does).
     """
-    slot = Slot.objects.select_for_update(of=("self",)).select_related("partner")
-    slot = slot.filter(pk=slot_id).first()
+    slot = lock(Slot.objects.select_related("partner").filter(pk=slot_id)).first()
     if slot is None:
         return []
     waiting = WaitlistEntry.objects.filter(slot_id=slot_id, status=WaitlistStatus.WAITING)
@@ -158,9 +137,10 @@ def promote_waitlist(*, slot_id: int) -> list[int]:
         # The first waiting entry that fits; skip_locked: an entry being left right now
         # is passed over rather than waited for.
         entry = (
-            waiting.filter(quantity__lte=free)
-            .exclude(pk__in=passed)
-            .select_for_update(of=("self",), skip_locked=True)
+            lock(
+                waiting.filter(quantity__lte=free).exclude(pk__in=passed),
+                skip_locked=True,
+            )
             .select_related("customer")
             .order_by("id")
             .first()
@@ -208,77 +188,17 @@ def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
     return booking
 
 
-def start_offer(*, booking_id: int):
-    """Create the payment of an offered booking and tell the customer (after commit).
-
-    Idempotent: the payment is per booking (:func:`start_payment`) and the message is
-    written once per booking. A booking that already left PENDING_PAYMENT is skipped.
-    When the gateway cannot create the order the booking is left as it is: its hold
-    runs out and the seats go to the next in line. Returns the payment or None.
-    """
-    from notifications.messages import booking_context
-    from notifications.services import notify
-    from payments.services import start_payment
-
-    booking = (
-        Booking.objects.select_related("customer", "slot", "partner__city", "variant__service")
-        .filter(pk=booking_id, status=BookingStatus.PENDING_PAYMENT)
-        .first()
-    )
-    if booking is None:
-        return None
-    try:
-        payment = start_payment(booking=booking, gateway=None)
-    except DomainError as exc:
-        logger.warning("waitlist offer %s: payment could not be started: %s", booking_id, exc)
-        return None
-    link = payment.checkout_url or (
-        f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/bookings/{booking.pk}"
-    )
-    about = booking_context(booking)
-    until = booking.hold_expires_at.astimezone(UTC)
-    notify(
-        kind=OFFER_NOTIFICATION_KIND,
-        booking=booking,
-        once_key=f"waitlist_offer:{booking.pk}",
-        context={
-            "subject": f"A seat is free: booking #{booking.pk} is held for you",
-            "message": (
-                f"Seats came free on the slot you were waiting for: {about['service']} with "
-                f"{about['partner']} on {about['start']}. Booking #{booking.pk} holds them "
-                f"for you until {until:%Y-%m-%d %H:%M} UTC. Pay here: {link}"
-            ),
-        },
-    )
-    return payment
-
-
-def promote_and_offer(*, slot_id: int) -> list[int]:
-    """Promote the slot's waitlist, then start each offer outside the transaction."""
-    booking_ids = promote_waitlist(slot_id=slot_id)
-    for booking_id in booking_ids:
-        try:
-            start_offer(booking_id=booking_id)
-        except Exception:  # one broken offer must not keep the others from starting
-            logger.exception("waitlist offer %s could not be started", booking_id)
-    return booking_ids
-
-
-def sweep_waitlists() -> list[int]:
-    """Recovery sweep: expire the waiting entries of slots that started, then promote
-    every open slot that has waiting entries and a free seat (covers a promotion whose
-    enqueue was lost after commit). Idempotent. Returns the offered booking ids."""
+def expire_started_entries() -> int:
+    """Waiting entries of slots that already started -> expired; returns how many."""
     now = timezone.now()
-    WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, slot__start__lte=now).update(
+    return WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, slot__start__lte=now).update(
         status=WaitlistStatus.EXPIRED, updated_at=now
     )
-    offered: list[int] = []
-    for slot_id in _slots_to_promote(now=now):
-        offered += promote_and_offer(slot_id=slot_id)
-    return offered
 
 
-def _slots_to_promote(*, now) -> list[int]:
+def slots_to_promote() -> list[int]:
+    """Open slots with a free seat and someone waiting (the recovery sweep's work list)."""
+    now = timezone.now()
     return list(
         WaitlistEntry.objects.filter(
             status=WaitlistStatus.WAITING,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from bookings import waitlist_views as views
+from bookings.waitlist import views
 
 urlpatterns = [
     path("slots/<int:slot_id>/waitlist", views.SlotWaitlistView.as_view(), name="slot-waitlist"),

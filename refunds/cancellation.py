@@ -7,11 +7,10 @@ from typing import Literal
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.errors import AlreadyCancelled, InvalidTransition
+from bookings.errors import AlreadyCancelled, BookingNotFound, InvalidTransition
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import transition_booking
-from payments.models import Payment
-from refunds.errors import BookingNotFound
+from payments.services import lock_payment_of_booking
 from refunds.models import Refund
 from refunds.policy import refund_amount, refund_percent
 from refunds.selectors import active_refund_policy
@@ -40,8 +39,8 @@ def cancel_booking(
 ) -> tuple[Booking, Refund | None]:
     """Cancel a PENDING_PAYMENT or CONFIRMED booking and record its refund, atomically.
 
-    One transaction: the payment row is locked first (the same order as the capture
-    path: payment, then booking), the booking moves to CANCELLED with a conditional
+    One transaction: the payment row is locked first (``common.locking`` order: payment,
+    then booking), the booking moves to CANCELLED with a conditional
     UPDATE (seats released exactly once, timeline event, status signal), and when money
     was captured the refund is computed from the active :class:`RefundPolicy` at this
     instant and recorded through :func:`refunds.services.create_refund` (executed by
@@ -54,7 +53,7 @@ def cancel_booking(
     :class:`InvalidTransition` (409) from any other state; nothing is written then.
     """
     booking = _owned_booking(booking_id=booking_id, actor=actor, by=by)
-    payment = Payment.objects.select_for_update().filter(booking_id=booking.pk).first()
+    payment = lock_payment_of_booking(booking_id=booking.pk)
     try:
         booking, _previous = transition_booking(
             booking_id=booking.pk,

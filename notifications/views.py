@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsPartner
+from common.permissions import IsPartner
 from notifications import webhooks
 
 
@@ -49,7 +49,7 @@ def _config(partner, secret: str | None = None) -> dict:
     data = {
         "url": partner.webhook_url,
         "secret_set": bool(partner.webhook_secret),
-        "events": sorted(set(webhooks.EVENT_TYPES.values())),
+        "events": sorted(webhooks.EVENT_TYPES),
     }
     if secret:
         data["secret"] = secret

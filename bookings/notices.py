@@ -1,0 +1,119 @@
+"""What customers and partners hear about a booking, written to the outbox.
+
+Bookings owns the booking's words: :func:`booking_context` snapshots the fields a message
+may use when the message is written, so delivery (``notifications``, a lower layer) never
+reads a booking. The receiver below runs inside the transaction of a status change (see
+``bookings.signals``): it only writes outbox rows, which commit or roll back with the
+change; delivery happens after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.dispatch import receiver
+
+from bookings.models import Booking, BookingStatus
+from bookings.signals import booking_status_changed
+from notifications.messages import Kind
+from notifications.models import OutboxMessage
+from notifications.services import notify, queue_partner_webhook
+
+# The booking statuses a partner hears about, and the event type of each.
+PARTNER_EVENT_TYPES: dict[str, str] = {
+    BookingStatus.CONFIRMED: "booking.confirmed",
+    BookingStatus.CANCELLED: "booking.cancelled",
+    BookingStatus.IN_PROGRESS: "booking.in_progress",
+    BookingStatus.AWAITING_COMPLETION: "booking.awaiting_completion",
+    BookingStatus.COMPLETED: "booking.completed",
+}
+
+
+def booking_context(booking: Booking) -> dict[str, Any]:
+    """The fields every booking message may use, with times in the city's time zone."""
+    slot = booking.slot
+    try:
+        tz = ZoneInfo(booking.partner.city.time_zone or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):  # a bad zone must not block a booking step
+        tz = ZoneInfo("UTC")
+    return {
+        "booking_id": booking.pk,
+        "service": booking.variant.service.name,
+        "variant": booking.variant.name,
+        "partner": booking.partner.name,
+        "start": slot.start.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def notify_customer(
+    *,
+    kind: str,
+    booking: Booking,
+    context: dict[str, Any] | None = None,
+    once_key: str | None = None,
+) -> list[OutboxMessage]:
+    """Queue a message about ``booking`` to its customer (email and/or SMS).
+
+    Joins the caller's transaction; see :func:`notifications.services.notify` for the
+    kinds, ``context`` (extra text fields) and ``once_key``.
+    """
+    return notify(
+        kind=kind,
+        recipients=[booking.customer],
+        context={**booking_context(booking), **(context or {})},
+        booking_id=booking.pk,
+        once_key=once_key,
+    )
+
+
+def partner_event_data(*, booking: Booking, previous_status: str) -> dict[str, Any]:
+    """The data of a partner webhook event (no codes, no contact details, no secrets)."""
+    slot = booking.slot
+    return {
+        "booking_id": booking.pk,
+        "status": booking.status,
+        "previous_status": previous_status,
+        "partner_id": booking.partner_id,
+        "slot_id": slot.pk,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "service": booking.variant.service.name,
+        "variant": booking.variant.name,
+        "quantity": booking.quantity,
+        "amount": booking.amount_minor,
+        "currency": booking.currency,
+        "customer_name": booking.customer.name,
+    }
+
+
+def queue_partner_event(
+    *, booking: Booking, event_type: str, previous_status: str
+) -> OutboxMessage | None:
+    """Queue ``event_type`` about ``booking`` to its partner's webhook (if it has one)."""
+    return queue_partner_webhook(
+        partner_id=booking.partner_id,
+        booking_id=booking.pk,
+        event_type=event_type,
+        data=partner_event_data(booking=booking, previous_status=previous_status),
+    )
+
+
+@receiver(booking_status_changed, dispatch_uid="bookings.notices.customer")
+def tell_customer(*, booking, from_status, to_status, reason="", **kwargs) -> None:
+    if to_status == BookingStatus.CONFIRMED:
+        notify_customer(kind=Kind.BOOKING_CONFIRMED, booking=booking)
+    elif to_status == BookingStatus.CANCELLED:
+        notify_customer(kind=Kind.BOOKING_CANCELLED, booking=booking, context={"reason": reason})
+
+
+@receiver(booking_status_changed, dispatch_uid="bookings.notices.partner_webhook")
+def tell_partner(*, booking, from_status, to_status, **kwargs) -> None:
+    """Partners hear about the statuses of :data:`PARTNER_EVENT_TYPES`, except the
+    cancellation of a booking that was never confirmed (they never heard of it)."""
+    event_type = PARTNER_EVENT_TYPES.get(to_status)
+    if event_type is None:
+        return
+    if to_status == BookingStatus.CANCELLED and from_status == BookingStatus.PENDING_PAYMENT:
+        return
+    queue_partner_event(booking=booking, event_type=event_type, previous_status=from_status)

@@ -1,0 +1,74 @@
+"""Staff assignment: which of the partner's staff does the job of a confirmed booking.
+
+The code-verified steps of the service day (arrival, completion) build on it in
+``otp.service_day``.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.errors import BookingNotFound, InvalidTransition, StaffNotFound
+from bookings.models import Booking, BookingStatus
+from bookings.transitions import record_event
+from common.locking import lock
+from partners.models import Staff
+
+
+def partner_booking(*, partner, booking_id: int) -> Booking:
+    booking = Booking.objects.filter(pk=booking_id, partner=partner).first()
+    if booking is None:
+        raise BookingNotFound()
+    return booking
+
+
+def customer_booking(*, customer, booking_id: int) -> Booking:
+    booking = Booking.objects.filter(pk=booking_id, customer=customer).first()
+    if booking is None:
+        raise BookingNotFound()
+    return booking
+
+
+def require_status(booking: Booking, status: str, action: str) -> None:
+    if booking.status != status:
+        raise InvalidTransition(f"Cannot {action} a booking that is {booking.status}.")
+
+
+@transaction.atomic
+def assign_staff(*, partner, booking_id: int, staff_id: int, actor) -> Booking:
+    """Assign (or reassign) one of the partner's active staff to a CONFIRMED booking.
+
+    One conditional UPDATE (``status = CONFIRMED``), so an assignment racing with the
+    arrival either lands before it or fails with 409; each change is a ``staff_assigned``
+    timeline event. Another partner's or inactive staff, or another's booking: 404.
+    Assigning the staff member already assigned changes nothing.
+    """
+    current = (
+        lock(Booking.objects.filter(pk=booking_id, partner=partner))
+        .values_list("status", "assigned_staff_id")
+        .first()
+    )
+    if current is None:
+        raise BookingNotFound()
+    staff = Staff.objects.filter(pk=staff_id, partner=partner, active=True).first()
+    if staff is None:
+        raise StaffNotFound()
+    status, previous_staff_id = current
+    if status != BookingStatus.CONFIRMED:
+        raise InvalidTransition(f"Staff can be assigned only to a confirmed booking, not {status}.")
+    if previous_staff_id == staff.pk:
+        return Booking.objects.get(pk=booking_id)
+    updated = Booking.objects.filter(
+        pk=booking_id, partner=partner, status=BookingStatus.CONFIRMED
+    ).update(assigned_staff=staff, updated_at=timezone.now())
+    if updated != 1:  # pragma: no cover - the row lock above makes this unreachable
+        raise InvalidTransition("Staff can be assigned only to a confirmed booking.")
+    record_event(
+        booking_id=booking_id,
+        kind="staff_assigned",
+        actor=actor,
+        reason=f"Assigned {staff.name}",
+        data={"staff_id": staff.pk, "previous_staff_id": previous_staff_id},
+    )
+    return Booking.objects.get(pk=booking_id)
