@@ -38,10 +38,12 @@ def test_locking_against_the_global_order_is_refused_and_relocking_is_fine(paid_
         lock(Payment.objects.filter(booking=paid_booking)).get()
         lock(Booking.objects.filter(pk=paid_booking.pk)).get()
         lock(Payment.objects.filter(booking=paid_booking)).get()  # already held: fine
-    with pytest.raises(LockOrderViolation, match="payments.payment locked after"):
-        with transaction.atomic():
-            lock(Booking.objects.filter(pk=paid_booking.pk)).get()
-            lock(Payment.objects.filter(booking=paid_booking)).get()
+    with (
+        pytest.raises(LockOrderViolation, match="payments.payment locked after"),
+        transaction.atomic(),
+    ):
+        lock(Booking.objects.filter(pk=paid_booking.pk)).get()
+        lock(Payment.objects.filter(booking=paid_booking)).get()
 
 
 @pytest.mark.django_db(transaction=True)
