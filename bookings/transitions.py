@@ -1,7 +1,7 @@
 """Booking state changes: one conditional UPDATE each, with a timeline event.
 
 Every other module (payments, otp, refunds) moves bookings only through
-:func:`transition_booking`, so the rules of DESIGN.md "Booking states" hold in
+:func:`transition_booking`, so the booking state machine of docs/architecture.md holds in
 one place: a transition is ``UPDATE ... WHERE id = %s AND status IN (...)``;
 zero rows means another actor got there first and the caller gets
 :class:`InvalidTransition` (409).
@@ -21,8 +21,9 @@ from bookings.signals import booking_status_changed
 from common.locking import lock
 from partners.models import Slot
 
-# Allowed moves (DESIGN.md). Used for validation and documentation; callers still
-# pass the from-states they accept so a transition can be narrower than the graph.
+# Allowed moves (docs/architecture.md, "Booking states"). Used for validation and
+# documentation; callers still pass the from-states they accept so a transition can be
+# narrower than the graph.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     BookingStatus.PENDING_PAYMENT: {
         BookingStatus.CONFIRMED,

@@ -9,7 +9,7 @@ from refunds.policy import validate_tiers
 
 
 def default_tiers() -> list[dict]:
-    """DESIGN.md default: >=24 h 100 %, 12-24 h 50 %, under 12 h 0 %."""
+    """The default tiers (docs/architecture.md): >=24 h 100 %, 12-24 h 50 %, under 12 h 0 %."""
     return [
         {"min_hours_before": 24, "percent": 100},
         {"min_hours_before": 12, "percent": 50},

@@ -1,7 +1,7 @@
 """Refund policy arithmetic: pure functions, no database access.
 
 The policy itself is data (:class:`refunds.models.RefundPolicy`); these functions
-only read it, so the same rules serve the default tiers of DESIGN.md and any
+only read it, so the same rules serve the default tiers (docs/architecture.md) and any
 other marketplace's tiers (e.g. 75 % at 24 h or more, 0 % below).
 """
 

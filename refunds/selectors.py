@@ -11,10 +11,10 @@ from refunds.models import Refund, RefundPolicy, default_tiers
 def active_refund_policy() -> RefundPolicy:
     """The active refund policy.
 
-    The data migration creates the DESIGN.md default as active version 1 and the admin
-    never leaves the marketplace without an active policy; should none be active anyway
-    (a database loaded without migrations' data), the default is created as the next
-    version rather than refunding by an implicit rule.
+    The data migration creates the default tiers (docs/architecture.md) as active version 1
+    and the admin never leaves the marketplace without an active policy; should none be
+    active anyway (a database loaded without migrations' data), the default is created as
+    the next version rather than refunding by an implicit rule.
     """
     policy = RefundPolicy.objects.filter(active=True).first()
     if policy is not None:

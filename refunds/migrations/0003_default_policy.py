@@ -1,4 +1,4 @@
-"""Create the default refund policy (DESIGN.md tiers) as active version 1."""
+"""Create the default refund policy (the default tiers of docs/architecture.md) as active version 1."""
 
 from django.db import migrations
 
