@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import Booking, BookingEvent, BookingStatus
-from common.fields import with_window_fields
+from common.fields import BoundedDateField, with_window_fields
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
 from payments.models import Gateway
@@ -177,7 +177,7 @@ class BookingListQuerySerializer(serializers.Serializer):
         required=False,
         help_text="One status or a comma-separated list, e.g. CONFIRMED,PENDING_PAYMENT.",
     )
-    date = serializers.DateField(
+    date = BoundedDateField(
         required=False, help_text="Slot start date in the city's time zone (YYYY-MM-DD)."
     )
 

@@ -232,6 +232,10 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled in config/celery.py from each app's sc
 
 # --- Domain knobs ---------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
+# Partners may open slots at most this many days ahead.
+SLOT_MAX_DAYS_AHEAD = env_int("SLOT_MAX_DAYS_AHEAD", 365)
+# Unpaid (PENDING_PAYMENT) bookings one customer may hold at once.
+MAX_PENDING_BOOKINGS = env_int("MAX_PENDING_BOOKINGS", 3)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
 # HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
 OTP_HASH_KEY = env_str("OTP_HASH_KEY")
