@@ -62,9 +62,9 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
 
     Guarantees: atomic; every slot ends after it starts, starts in the future and ends at
     most ``SLOT_MAX_DAYS_AHEAD`` days from now (``InvalidSlotWindow``, 400); no two of the
-    partner's slots overlap, neither within the request nor with existing slots (``SlotOverlap``, 409). The partner row is locked while
-    checking, so concurrent bulk creates for one partner are serialised and cannot race
-    each other into an overlap.
+    partner's slots overlap, neither within the request nor with existing slots
+    (``SlotOverlap``, 409). The partner row is locked while checking, so concurrent bulk
+    creates for one partner are serialised and cannot race each other into an overlap.
     """
     if not specs:
         return []
