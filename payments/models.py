@@ -58,8 +58,8 @@ class WebhookEvent(models.Model):
     payload = models.JSONField()
     raw_body = models.TextField(blank=True)
     # SHA-256 of the signed raw body: the same signed body is one event whatever event-id
-    # header comes with it (headers are not signed). Null on rows from before it existed.
-    body_sha256 = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # header comes with it (headers are not signed). Empty on rows from before it existed.
+    body_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     headers = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -80,7 +80,9 @@ class WebhookEvent(models.Model):
                 fields=["gateway", "event_id"], name="webhook_event_unique_per_gateway"
             ),
             models.UniqueConstraint(
-                fields=["gateway", "body_sha256"], name="webhook_event_unique_body_per_gateway"
+                fields=["gateway", "body_sha256"],
+                condition=~models.Q(body_sha256=""),
+                name="webhook_event_unique_body_per_gateway",
             ),
         ]
 
