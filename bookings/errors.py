@@ -11,9 +11,15 @@ __all__ = [
     "SlotBlocked",
     "SlotInPast",
     "SlotUnavailable",
+    "TooManyPendingBookings",
     "VariantDoesNotFit",
     "VariantNotOffered",
 ]
+
+
+class TooManyPendingBookings(Conflict):
+    code = "too_many_pending_bookings"
+    title = "Too many unpaid bookings"
 
 
 class SlotUnavailable(Conflict):

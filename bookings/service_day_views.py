@@ -12,6 +12,7 @@ from bookings import selectors, service_day
 from bookings.models import Booking
 from bookings.serializers import BookingDetailSerializer, ProviderBookingDetailSerializer
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 
 
 class AssignStaffSerializer(serializers.Serializer):
@@ -75,6 +76,8 @@ class AssignStaffView(APIView):
 
 class ConfirmArrivalView(APIView):
     permission_classes = [IsPartner]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "otp"
 
     @extend_schema(
         tags=["provider"],
@@ -117,6 +120,8 @@ class MarkCompleteView(APIView):
 
 
 class VerifyCompletionView(APIView):
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "otp"
     permission_classes = [IsCustomer]
 
     @extend_schema(

@@ -21,6 +21,7 @@ from bookings.serializers import (
     ProviderBookingSerializer,
 )
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 from payments.services import start_payment
 
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
@@ -87,6 +88,11 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     permission_classes = [IsCustomer]
     serializer_class = BookingSerializer
+    throttle_scope = "booking"
+
+    def get_throttles(self):
+        # Only booking is rate limited per user; reading one's bookings is not.
+        return [UserRateThrottle()] if self.action == "create" else []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

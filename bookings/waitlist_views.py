@@ -15,6 +15,7 @@ from bookings.models import WaitlistEntry
 from bookings.views import IDEMPOTENCY_KEY, PROBLEM
 from bookings.waitlist_selectors import customer_waitlist
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 
 
 class WaitlistJoinSerializer(serializers.Serializer):
@@ -63,6 +64,8 @@ def _entry(*, customer, entry_id: int) -> WaitlistEntry:
 
 class SlotWaitlistView(APIView):
     permission_classes = [IsCustomer]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "waitlist"
 
     @extend_schema(
         operation_id="slots_waitlist_join",

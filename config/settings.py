@@ -184,6 +184,12 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("AUTH_THROTTLE_RATE", "20/min"),
+        # Per user (common.limits.UserRateThrottle): 429 throttled with Retry-After.
+        "booking": env_str("BOOKING_THROTTLE_RATE", "30/hour"),
+        "waitlist": env_str("WAITLIST_THROTTLE_RATE", "30/hour"),
+        "cancel": env_str("CANCEL_THROTTLE_RATE", "30/hour"),
+        "otp": env_str("OTP_THROTTLE_RATE", "20/hour"),
+        "payment_verify": env_str("PAYMENT_VERIFY_THROTTLE_RATE", "30/hour"),
     },
     "PAGE_SIZE": 20,
 }

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from bookings import selectors as booking_selectors
 from bookings.serializers import BookingDetailSerializer
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 from common.problems import NotFound, problem_response
 from payments import services
 from payments.gateways import InvalidSignature
@@ -33,6 +34,8 @@ class PaymentVerifyView(APIView):
     """Razorpay Checkout success handler: confirm the booking from the signed callback."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "payment_verify"
 
     @extend_schema(
         summary="Verify a Razorpay checkout payment",

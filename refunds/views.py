@@ -11,6 +11,7 @@ from accounts.permissions import IsCustomer, IsPartner, IsSupport
 from bookings import selectors as booking_selectors
 from bookings.cancellation import cancel_booking
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 from refunds import selectors, services
 from refunds.serializers import (
     CancelledBookingSerializer,
@@ -35,6 +36,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class _CancelView(APIView):
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "cancel"
     """Cancel a booking as ``by`` and answer with the booking (as that side sees it) and
     its refund; the subclasses differ only in who they are."""
 
