@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.schema.declare_shared_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role.choices",
         "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
