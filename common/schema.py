@@ -8,6 +8,7 @@ with the API.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from common.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -55,6 +56,12 @@ def _throttled(callback, method: str) -> bool:
     return True
 
 
+def _shape(path: str) -> str:
+    """The path with its parameter names erased (``{pk}`` in URLconfs, ``{id}`` in the
+    schema)."""
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
 def _add(responses: dict, code: str) -> None:
     responses.setdefault(code, {"description": DESCRIPTIONS[code]})
 
@@ -63,7 +70,8 @@ def declare_shared_responses(result, generator, request, public):
     """``POSTPROCESSING_HOOKS`` entry: shared error responses, problem bodies, bounds."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     callbacks = {
-        (path, method.lower()): callback for path, _regex, method, callback in generator.endpoints
+        (_shape(path), method.lower()): callback
+        for path, _regex, method, callback in generator.endpoints
     }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
@@ -71,7 +79,7 @@ def declare_shared_responses(result, generator, request, public):
                 continue
             responses = operation["responses"]
             security = operation.get("security")
-            authenticated = security is None or any(entry for entry in security)
+            authenticated = bool(security) and any(entry for entry in security)
             if authenticated:
                 _add(responses, "401")
                 _add(responses, "403")
@@ -85,7 +93,7 @@ def declare_shared_responses(result, generator, request, public):
                     parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
                     _add(responses, "409")
                     _add(responses, "422")
-            if _throttled(callbacks.get((path, method)), method):
+            if _throttled(callbacks.get((_shape(path), method)), method):
                 _add(responses, "429")
             for code, response in responses.items():
                 if code.isdigit() and int(code) >= 400:
