@@ -79,10 +79,11 @@ def declare_shared_responses(result, generator, request, public):
                 continue
             responses = operation["responses"]
             security = operation.get("security")
-            authenticated = bool(security) and any(entry for entry in security)
-            if authenticated:
+            if bool(security) and any(entry for entry in security):
                 _add(responses, "401")
                 _add(responses, "403")
+            elif path.startswith("/api/"):  # the token endpoints: wrong credentials
+                _add(responses, "401")
             if operation.get("parameters") or operation.get("requestBody"):
                 _add(responses, "400")
             names = {parameter.get("name") for parameter in operation.get("parameters", [])}
