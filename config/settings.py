@@ -141,12 +141,21 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Redis down must not take the API down: a bounded wait, then the cache
+                # degrades (reads miss, writes are dropped, throttles stop counting).
+                "SOCKET_CONNECT_TIMEOUT": env_int("CACHE_SOCKET_TIMEOUT_SECONDS", 1),
+                "SOCKET_TIMEOUT": env_int("CACHE_SOCKET_TIMEOUT_SECONDS", 1),
+            },
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "slotwise"),
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-redis: a connection error is logged and treated as a cache miss, not raised.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 AUTH_USER_MODEL = "accounts.User"
 # django-axes first: it refuses a locked-out admin login before the password is checked.
