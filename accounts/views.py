@@ -4,9 +4,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services
+from accounts.authentication import token_error
 from accounts.serializers import (
     EmailTokenObtainPairSerializer,
     MeSerializer,
@@ -78,7 +80,12 @@ class TokenRefresh(TokenRefreshView):
         responses={200: TokenAccessSerializer},
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:  # 401 token_expired / token_not_valid, a plain sentence
+            raise token_error(exc) from None
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class MeView(APIView):

@@ -18,10 +18,16 @@ __all__ = [
     "SlotUnavailable",
     "StaffNotAssigned",
     "StaffNotFound",
+    "TooManyPendingBookings",
     "VariantDoesNotFit",
     "VariantNotOffered",
     "WaitlistEntryNotFound",
 ]
+
+
+class TooManyPendingBookings(Conflict):
+    code = "too_many_pending_bookings"
+    title = "Too many unpaid bookings"
 
 
 class SlotUnavailable(Conflict):

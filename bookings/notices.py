@@ -42,8 +42,17 @@ def booking_context(booking: Booking) -> dict[str, Any]:
         "service": booking.variant.service.name,
         "variant": booking.variant.name,
         "partner": booking.partner.name,
-        "start": slot.start.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        "start": local_time(slot.start, tz),
     }
+
+
+def local_time(moment, tz: ZoneInfo) -> str:
+    """``moment`` as ``YYYY-MM-DD HH:MM ZONE`` in ``tz``; in UTC when the shift would leave
+    the calendar (a slot stored near year 1 or 9999 must not fail a booking step)."""
+    try:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    except (OverflowError, ValueError):
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def notify_customer(

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from bookings import selectors
 from bookings.extensions import extra_fields
 from bookings.models import Booking, BookingEvent, BookingStatus
-from common.fields import with_window_fields
+from common.fields import BoundedDateField, with_window_fields
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
 
@@ -159,7 +159,7 @@ class BookingListQuerySerializer(serializers.Serializer):
         required=False,
         help_text="One status or a comma-separated list, e.g. CONFIRMED,PENDING_PAYMENT.",
     )
-    date = serializers.DateField(
+    date = BoundedDateField(
         required=False, help_text="Slot start date in the city's time zone (YYYY-MM-DD)."
     )
 

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from bookings.errors import (
     SlotInPast,
     SlotNotFound,
     SlotUnavailable,
+    TooManyPendingBookings,
     VariantDoesNotFit,
     VariantNotOffered,
 )
@@ -62,8 +64,33 @@ def bookable_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
     return variant
 
 
+def _check_pending_limit(*, customer) -> None:
+    """Refuse a booking beyond ``MAX_PENDING_BOOKINGS`` unpaid ones of the customer.
+
+    The customer's row is locked first, so concurrent bookings of one customer count
+    one after the other and cannot all slip under the limit.
+    """
+    lock(get_user_model().objects.filter(pk=customer.pk)).values_list("pk").get()
+    limit = settings.MAX_PENDING_BOOKINGS
+    pending = Booking.objects.filter(
+        customer_id=customer.pk, status=BookingStatus.PENDING_PAYMENT
+    ).count()
+    if pending >= limit:
+        raise TooManyPendingBookings(
+            f"You already have {pending} unpaid booking(s); pay or cancel one first "
+            f"(at most {limit})."
+        )
+
+
 @transaction.atomic
-def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> Booking:
+def book_slot(
+    *,
+    customer,
+    slot_id: int,
+    variant_id: int,
+    quantity: int = 1,
+    enforce_pending_limit: bool = True,
+) -> Booking:
     """Hold ``quantity`` seats of a slot for ``customer`` and create the booking.
 
     One transaction: the seats are taken with a single conditional UPDATE
@@ -71,9 +98,12 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
     created in PENDING_PAYMENT with ``hold_expires_at = now + BOOKING_HOLD_MINUTES``
     and amount = variant price x quantity, and the timeline gets a ``created`` event.
 
+    A customer holds at most ``MAX_PENDING_BOOKINGS`` unpaid bookings at once
+    (``enforce_pending_limit``; a waitlist offer, made by the system, is not refused).
+
     Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit
-    (400), PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing is written
-    when it raises.
+    (400), PartnerUnavailable / SlotBlocked / SlotUnavailable /
+    TooManyPendingBookings (409). Nothing is written when it raises.
     """
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
@@ -88,6 +118,8 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
     if slot.blocked:
         raise SlotBlocked("The partner has blocked this slot.")
     variant = bookable_variant(slot=slot, variant_id=variant_id)
+    if enforce_pending_limit:
+        _check_pending_limit(customer=customer)
 
     if not take_seats(slot_id=slot.pk, quantity=quantity):
         raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")

@@ -19,6 +19,7 @@ from bookings.serializers import (
     provider_booking_data,
 )
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 from common.permissions import IsCustomer, IsPartner
 from common.problems import PROBLEM, PROBLEM_RESPONSES
 
@@ -77,6 +78,11 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     permission_classes = [IsCustomer]
     serializer_class = BookingSerializer
+    throttle_scope = "booking"
+
+    def get_throttles(self):
+        # Only booking is rate limited per user; reading one's bookings is not.
+        return [UserRateThrottle()] if self.action == "create" else []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

@@ -23,6 +23,25 @@ class SlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+# Dates and date-times the API accepts: far enough from year 1 and year 9999 that shifting
+# them by a time zone or a few days can never overflow (a 500), wide enough for any booking.
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+RANGE_MESSAGE = f"Must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}."
+
+
+class BoundedDateField(serializers.DateField):
+    """A calendar date between :data:`EARLIEST_DATE` and :data:`LATEST_DATE`."""
+
+    default_error_messages = {"out_of_range": RANGE_MESSAGE}
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+            self.fail("out_of_range")
+        return parsed
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date-time that must carry its UTC offset (``Z`` or ``+05:30``).
 
@@ -33,6 +52,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive_datetime": "Include a UTC offset, e.g. 2027-01-10T10:00:00+05:30 or …Z.",
+        "out_of_range": RANGE_MESSAGE,
     }
 
     def to_internal_value(self, value):
@@ -44,7 +64,12 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = None  # not a valid date-time: DRF reports it as "invalid"
         if parsed is not None and timezone.is_naive(parsed):
             self.fail("naive_datetime")
-        return super().to_internal_value(value)
+        if parsed is not None and not EARLIEST_DATE <= parsed.date() <= LATEST_DATE:
+            self.fail("out_of_range")  # before DRF converts it to UTC, which may overflow
+        result = super().to_internal_value(value)
+        if not EARLIEST_DATE <= result.date() <= LATEST_DATE:
+            self.fail("out_of_range")
+        return result
 
 
 def with_window_fields(fields: dict, *, help_from: str, help_to: str) -> dict:

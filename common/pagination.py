@@ -20,3 +20,16 @@ class Pagination(PageNumberPagination):
         if not 1 <= size <= max_size:
             raise ValidationError({"page_size": [f"Must be an integer between 1 and {max_size}."]})
         return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": settings.PAGE_SIZE_MAX,
+                }
+        return parameters

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://slotwise.dev/problems/"
+# Seconds a client should wait before retrying after a 503 (a backing service failed).
+RETRY_AFTER_SECONDS = 5
 
 # The error responses operations declare in the schema (bodies are problem details).
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
@@ -143,6 +146,59 @@ def problem_json_response(*, status_code: int, code: str, title: str, detail: st
     )
 
 
+# Codes of a raised exception that name a concept of their own and are kept as they are
+# (a bad or expired bearer token); any other authentication failure is
+# ``authentication_failed``.
+OWN_CODES = frozenset({"token_not_valid", "token_expired"})
+
+
+def _detail_and_code(exc: exceptions.APIException, default_code: str) -> tuple[str, str]:
+    """The plain sentence and code of a DRF exception.
+
+    simplejwt's errors carry a dict detail (``{"detail", "code", "messages"}``): its
+    sentence is used, never the dict's repr.
+    """
+    detail, codes = exc.detail, exc.get_codes()
+    if isinstance(detail, dict):
+        text = str(detail.get("detail") or "")
+        codes = str(detail.get("code") or "")
+    else:
+        text = str(detail)
+    code = codes if isinstance(codes, str) and codes in OWN_CODES else default_code
+    return text or "The request failed.", code
+
+
+def _unreadable_body_response(exc: Exception) -> Response | None:
+    """A body too large (413) or nested too deep to parse (400); None for other errors."""
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status_code=413,
+            code="payload_too_large",
+            title="Payload too large",
+            detail="The request body is too large.",
+        )
+    if isinstance(exc, RecursionError):
+        # json refuses nesting deeper than the interpreter's recursion limit.
+        return problem_response(
+            status_code=400,
+            code="malformed_request",
+            title="Malformed request",
+            detail="The request body is nested too deeply.",
+        )
+    return None
+
+
+def service_unavailable_response() -> Response:
+    response = problem_response(
+        status_code=503,
+        code="service_unavailable",
+        title="Service unavailable",
+        detail="A backing service failed; try again shortly.",
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _first_message(errors: Any) -> str:
     if isinstance(errors, dict):
         for field, value in errors.items():
@@ -188,7 +244,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             )
             detail = _first_message(errors)
         else:
-            detail = str(exc.detail)
+            detail, code = _detail_and_code(exc, code)
         response = problem_response(
             status_code=exc.status_code, code=code, title=title, detail=detail, errors=errors
         )
@@ -199,6 +255,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
 
     set_rollback()
+    unreadable = _unreadable_body_response(exc)
+    if unreadable is not None:
+        return unreadable
     if isinstance(exc, IntegrityError):
         # A constraint caught what the service layer did not: report a conflict, not a crash.
         logger.warning("integrity error in %s: %s", context.get("view"), exc)
@@ -220,12 +279,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error in %s", context.get("view"))
-        return problem_response(
-            status_code=503,
-            code="service_unavailable",
-            title="Service unavailable",
-            detail="A backing service failed; try again shortly.",
-        )
+        return service_unavailable_response()
     logger.exception("unhandled error in %s", context.get("view"))
     return problem_response(
         status_code=500,

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "common",
     "accounts",
     "partners",
@@ -84,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: 413 for a declared body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+    "common.limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,7 +94,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Largest request body accepted (bytes); a larger one is a 413 payload_too_large problem.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -133,14 +141,40 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Redis down must not take the API down: a bounded wait, then the cache
+                # degrades (reads miss, writes are dropped, throttles stop counting).
+                "SOCKET_CONNECT_TIMEOUT": env_int("CACHE_SOCKET_TIMEOUT_SECONDS", 1),
+                "SOCKET_TIMEOUT": env_int("CACHE_SOCKET_TIMEOUT_SECONDS", 1),
+            },
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "slotwise"),
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-redis: a connection error is logged and treated as a cache miss, not raised.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out admin login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin login lockout (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT failures for one
+# account, or from one address, further attempts are refused (429) for
+# ADMIN_LOGIN_LOCKOUT_MINUTES. The API's token endpoint has its own throttle instead.
+# Another admin unlocks by deleting the "Access attempts" rows in the admin (or
+# `manage.py axes_reset_username <email>` / `axes_reset_ip <address>`).
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The admin login form names its email field "username" (the default is USERNAME_FIELD).
+AXES_USERNAME_FORM_FIELD = "username"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -164,7 +198,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -179,10 +213,20 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("AUTH_THROTTLE_RATE", "20/min"),
+        # Per user (common.limits.UserRateThrottle): 429 throttled with Retry-After.
+        "booking": env_str("BOOKING_THROTTLE_RATE", "30/hour"),
+        "waitlist": env_str("WAITLIST_THROTTLE_RATE", "30/hour"),
+        "cancel": env_str("CANCEL_THROTTLE_RATE", "30/hour"),
+        "otp": env_str("OTP_THROTTLE_RATE", "20/hour"),
+        "payment_verify": env_str("PAYMENT_VERIFY_THROTTLE_RATE", "30/hour"),
     },
     "PAGE_SIZE": 20,
 }
 PAGE_SIZE_MAX = 100
+# The admin lockout identifies the client like the throttles do (NUM_PROXIES).
+if REST_FRAMEWORK["NUM_PROXIES"]:
+    AXES_IPWARE_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"]
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30)),
@@ -200,6 +244,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.schema.declare_shared_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role.choices",
         "RegisterRoleEnum": "accounts.serializers.SELF_REGISTER_ROLES",
@@ -229,6 +277,10 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled in config/celery.py from each app's sc
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
 # Longest wait for a row lock (common.locking) before the request answers 503 `busy`.
 LOCK_TIMEOUT_MS = env_int("LOCK_TIMEOUT_MS", 3000)
+# Partners may open slots at most this many days ahead.
+SLOT_MAX_DAYS_AHEAD = env_int("SLOT_MAX_DAYS_AHEAD", 365)
+# Unpaid (PENDING_PAYMENT) bookings one customer may hold at once.
+MAX_PENDING_BOOKINGS = env_int("MAX_PENDING_BOOKINGS", 3)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
 # HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
 OTP_HASH_KEY = env_str("OTP_HASH_KEY")

@@ -39,7 +39,7 @@ class WebhookConfigUpdateSerializer(serializers.Serializer):
     )
 
     def validate_url(self, value: str) -> str:
-        problem = webhooks.webhook_url_problem(value) if value else None
+        problem = webhooks.resolved_url_problem(value) if value else None
         if problem:
             raise serializers.ValidationError(f"The webhook URL {problem}")
         return value

@@ -30,13 +30,18 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 
 from common.locking import lock
 from notifications.errors import InvalidWebhookUrl, PermanentFailure, SkipMessage
 from notifications.models import OutboxMessage
+from notifications.ssrf import (
+    UnresolvableHost,
+    UnsafeDestination,
+    checked_address,
+    post_to_checked_address,
+)
 from partners.models import Partner
 
 logger = logging.getLogger(__name__)
@@ -60,6 +65,9 @@ class PartnerEndpointUnavailable(Exception):
     """The partner's endpoint answered 5xx or 429: worth retrying later."""
 
 
+PRIVATE_ADDRESS_PROBLEM = "must not point to a private, loopback or reserved address."
+
+
 def timeout_seconds() -> float:
     return float(settings.PARTNER_WEBHOOK_TIMEOUT_SECONDS)
 
@@ -70,11 +78,13 @@ def insecure_urls_allowed() -> bool:
 
 
 def webhook_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot receive webhooks, or None when it can.
+    """Why ``url`` cannot receive webhooks, or None when it can (no DNS lookup).
 
     Outside development the URL must be https, carry no credentials and not name a
     loopback, private, link-local or reserved IP address (or ``localhost``), so the
-    API cannot be used to make our workers call internal services.
+    API cannot be used to make our workers call internal services. A host name is
+    checked where it matters, when it is resolved: :func:`resolved_url_problem` when
+    the URL is configured, and every delivery (:mod:`notifications.ssrf`).
     """
     try:
         parts = urlsplit(url)
@@ -97,7 +107,24 @@ def webhook_url_problem(url: str) -> str | None:
     except ValueError:
         return None
     if not address.is_global:
-        return "must not point to a private, loopback or reserved address."
+        return PRIVATE_ADDRESS_PROBLEM
+    return None
+
+
+def resolved_url_problem(url: str) -> str | None:
+    """:func:`webhook_url_problem`, and outside development a host name that resolves to
+    a non-public address now. A name that does not resolve yet is accepted: every
+    delivery resolves it again and refuses a non-public address."""
+    problem = webhook_url_problem(url)
+    if problem or insecure_urls_allowed():
+        return problem
+    parts = urlsplit(url)
+    try:
+        checked_address(parts.hostname or "", parts.port or 443)
+    except UnsafeDestination:
+        return PRIVATE_ADDRESS_PROBLEM
+    except UnresolvableHost:
+        return None
     return None
 
 
@@ -125,7 +152,7 @@ def configure_partner_webhook(
     of which only one is stored. Raises :class:`InvalidWebhookUrl` for an unusable URL
     (nothing is changed).
     """
-    problem = webhook_url_problem(url) if url else None
+    problem = resolved_url_problem(url) if url else None
     if problem:
         raise InvalidWebhookUrl(f"The webhook URL {problem}", errors={"url": [problem]})
     partner = lock(Partner.objects.filter(pk=partner_id)).get()
@@ -170,15 +197,21 @@ def send_partner_webhook(message: OutboxMessage) -> None:
             secret=partner.webhook_secret, body=body, timestamp=int(time.time())
         ),
     }
-    # stream=True: we never read the partner's answer, so a huge one costs nothing.
-    with requests.post(
-        partner.webhook_url,
-        data=body,
-        headers=headers,
-        timeout=timeout_seconds(),
-        allow_redirects=False,
-        stream=True,
-    ) as response:
+    # Resolved now, refused when not public, and sent to the address that was checked
+    # (no second lookup). Streamed: we never read the partner's answer.
+    try:
+        response = post_to_checked_address(
+            partner.webhook_url,
+            data=body,
+            headers=headers,
+            timeout=timeout_seconds(),
+            allow_private=insecure_urls_allowed(),
+        )
+    except UnsafeDestination as exc:
+        raise PermanentFailure(f"the webhook URL {PRIVATE_ADDRESS_PROBLEM} ({exc})") from None
+    except UnresolvableHost as exc:
+        raise PartnerEndpointUnavailable(str(exc)) from None
+    with response:
         code = response.status_code
     if 200 <= code < 300:
         return

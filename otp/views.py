@@ -15,6 +15,7 @@ from bookings.serializers import (
     provider_booking_data,
 )
 from common.idempotency import idempotent
+from common.limits import UserRateThrottle
 from common.permissions import IsCustomer, IsPartner
 from common.problems import PROBLEM_RESPONSES
 from otp import service_day
@@ -34,6 +35,8 @@ class CodeSentSerializer(serializers.Serializer):
 
 class ConfirmArrivalView(APIView):
     permission_classes = [IsPartner]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "otp"
 
     @extend_schema(
         tags=["provider"],
@@ -76,6 +79,8 @@ class MarkCompleteView(APIView):
 
 
 class VerifyCompletionView(APIView):
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "otp"
     permission_classes = [IsCustomer]
 
     @extend_schema(

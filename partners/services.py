@@ -2,10 +2,11 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,12 +30,18 @@ def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: date
 
 def _check_windows(specs: Sequence[SlotSpec]) -> None:
     now = timezone.now()
+    days = settings.SLOT_MAX_DAYS_AHEAD
+    horizon = now + timedelta(days=days)
     errors = {}
     for index, spec in enumerate(specs):
         if spec.end <= spec.start:
             errors[str(index)] = {"end": ["Must be after start."]}
         elif spec.start <= now:
             errors[str(index)] = {"start": ["Must be in the future."]}
+        elif spec.start > horizon:
+            errors[str(index)] = {"start": [f"Must be at most {days} days ahead."]}
+        elif spec.end > horizon:
+            errors[str(index)] = {"end": [f"Must be at most {days} days ahead."]}
         elif spec.capacity < 1:
             errors[str(index)] = {"capacity": ["Must be at least 1."]}
     if errors:
@@ -54,11 +61,11 @@ def _overlaps_among(specs: Sequence[SlotSpec]) -> list[dict]:
 def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     """Create all ``specs`` as slots of the partner, or none of them.
 
-    Guarantees: atomic; every slot ends after it starts and starts in the future
-    (``InvalidSlotWindow``, 400); no two of the partner's slots overlap, neither within the
-    request nor with existing slots (``SlotOverlap``, 409). The partner row is locked while
-    checking, so concurrent bulk creates for one partner are serialised and cannot race
-    each other into an overlap.
+    Guarantees: atomic; every slot ends after it starts, starts in the future and ends at
+    most ``SLOT_MAX_DAYS_AHEAD`` days from now (``InvalidSlotWindow``, 400); no two of the
+    partner's slots overlap, neither within the request nor with existing slots
+    (``SlotOverlap``, 409). The partner row is locked while checking, so concurrent bulk
+    creates for one partner are serialised and cannot race each other into an overlap.
     """
     if not specs:
         return []

@@ -64,6 +64,9 @@ class WebhookEvent(models.Model):
     event_type = models.CharField(max_length=100, db_index=True)
     payload = models.JSONField()
     raw_body = models.TextField(blank=True)
+    # SHA-256 of the signed raw body: the same signed body is one event whatever event-id
+    # header comes with it (headers are not signed). Empty on rows from before it existed.
+    body_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     headers = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -82,7 +85,12 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "event_id"], name="webhook_event_unique_per_gateway"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "body_sha256"],
+                condition=~models.Q(body_sha256=""),
+                name="webhook_event_unique_body_per_gateway",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -212,7 +212,9 @@ def record_capture(
     Atomic (joins the caller's transaction); the payment row is locked first, then the
     booking moves through :func:`transition_booking`. Guarantees:
 
-    - amount or currency different from the payment's (when the gateway reports them):
+    - no amount, no currency or no gateway payment id: the payment is flagged, once,
+      and nothing is confirmed -> FLAGGED;
+    - amount or currency different from the payment's:
       the payment is flagged for support, once per capture (a replay or another event
       of it never flags again, even after support cleared the flag), the booking is
       untouched -> FLAGGED; while the flag stands, no capture of that payment changes
@@ -228,9 +230,23 @@ def record_capture(
     """
     data = {**(data or {}), "payment_id": gateway_payment_id}
     payment = lock_payment(payment.pk)
-    if amount_minor is not None and (
-        amount_minor != payment.amount_minor or (currency or "").upper() != payment.currency.upper()
-    ):
+    if amount_minor is None or not currency or not gateway_payment_id:
+        # Never confirm on an amount nobody verified (a missing or non-integer amount, no
+        # currency, no gateway payment to refund from): support looks at it, once.
+        flag_payment_once(
+            payment=payment,
+            reason="The gateway reported a capture without a verifiable amount, currency "
+            "or payment id.",
+            label=label,
+            data=data,
+            finding={
+                "payment_id": gateway_payment_id,
+                "amount": amount_minor,
+                "currency": currency,
+            },
+        )
+        return Effect.FLAGGED
+    if amount_minor != payment.amount_minor or (currency or "").upper() != payment.currency.upper():
         reason = (
             f"Paid {amount_minor} {currency} but the booking costs "
             f"{payment.amount_minor} {payment.currency}."
@@ -380,8 +396,9 @@ def confirm_checkout(
     return record_capture(
         payment=payment,
         gateway_payment_id=payment_id,
-        amount_minor=None,
-        currency=None,
+        # The signature binds the payment to our order, whose amount Razorpay fixes.
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
         label="razorpay checkout",
         data={"source": "checkout", "actor_id": getattr(actor, "pk", None)},
     )

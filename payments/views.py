@@ -21,6 +21,7 @@ from bookings.errors import BookingNotFound
 from bookings.serializers import BookingDetailSerializer, customer_booking_data
 from bookings.views import BookingViewSet
 from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.limits import UserRateThrottle
 from common.problems import PROBLEM, NotFound
 from payments import services
 from payments.checkout import place_booking
@@ -76,6 +77,8 @@ class PaymentVerifyView(APIView):
     """Razorpay Checkout success handler: confirm the booking from the signed callback."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "payment_verify"
 
     @extend_schema(
         summary="Verify a Razorpay checkout payment",

@@ -2,10 +2,11 @@
 
 1. The signature is checked on the raw body with the gateway's own scheme before
    anything is stored (:class:`InvalidSignature` -> 400, only a log line).
-2. Claim: the :class:`WebhookEvent` row is inserted (unique gateway + event id) in a
-   savepoint of the transaction that applies the effects. A concurrent or repeated
-   delivery blocks on the unique index until the first commits, then sees the row and
-   answers ``duplicate`` without changing anything.
+2. Claim: the :class:`WebhookEvent` row is inserted (unique gateway + event id, and
+   unique gateway + SHA-256 of the signed body, so a replayed body under a new unsigned
+   event-id header is a duplicate too) in a savepoint of the transaction that applies
+   the effects. A concurrent or repeated delivery blocks on the unique index until the
+   first commits, then sees the row and answers ``duplicate`` without changing anything.
 3. The effects run in the same transaction, so the ledger row exists if and only if its
    effects were applied. No outbound HTTP here: refunds and notifications are enqueued
    with ``transaction.on_commit``. Each kind of gateway signal has one handler:
@@ -16,16 +17,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from common.locking import lock
 from payments import services
-from payments.gateways import InvalidSignature, PaymentSignal, SignalKind, get_gateway
+from payments.gateways import (
+    InvalidSignature,
+    MalformedEvent,
+    PaymentSignal,
+    SignalKind,
+    get_gateway,
+)
 from payments.models import Outcome, Payment, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -70,6 +79,7 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
     """
     verified = get_gateway(gateway).verify_webhook(body=body, headers=headers)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    digest = hashlib.sha256(body).hexdigest()
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -79,11 +89,12 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
                     event_type=verified.event_type[:100],
                     payload=verified.payload,
                     raw_body=body.decode("utf-8", errors="replace"),
+                    body_sha256=digest,
                     headers=kept,
                 )
         except IntegrityError:
             existing = WebhookEvent.objects.filter(
-                gateway=gateway, event_id=verified.event_id[:255]
+                Q(event_id=verified.event_id[:255]) | Q(body_sha256=digest), gateway=gateway
             ).first()
             logger.info("duplicate %s webhook %s", gateway, verified.event_id)
             return WebhookReceipt(event=existing, duplicate=True)
@@ -105,9 +116,15 @@ def replay_webhook_event(*, event_id: int) -> WebhookEvent:
 
 
 def _apply(event: WebhookEvent) -> None:
-    signals = get_gateway(event.gateway).interpret(
-        event_type=event.event_type, payload=event.payload
-    )
+    try:
+        signals = get_gateway(event.gateway).interpret(
+            event_type=event.event_type, payload=event.payload
+        )
+    except MalformedEvent as exc:
+        # Signed but not the shape its type promises: kept for inspection, never retried
+        # into a 500 loop (the gateway would resend the same body for days).
+        _record_outcome(event, Outcome.IGNORED, f"malformed event: {exc}", None)
+        return
     outcomes: list[str] = []
     booking_id = None
     for signal in signals:
@@ -125,6 +142,10 @@ def _apply(event: WebhookEvent) -> None:
         outcome, detail = Outcome.FLAGGED, "; ".join(outcomes)
     else:
         outcome, detail = Outcome.PROCESSED, "; ".join(outcomes)
+    _record_outcome(event, outcome, detail, booking_id)
+
+
+def _record_outcome(event: WebhookEvent, outcome: str, detail: str, booking_id) -> None:
     event.outcome = outcome
     event.detail = detail
     event.booking_id = booking_id

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from bookings import selectors as booking_selectors
 from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.limits import UserRateThrottle
 from common.permissions import IsCustomer, IsPartner, IsSupport
 from common.problems import PROBLEM
 from refunds import selectors, services
@@ -26,6 +27,8 @@ from refunds.serializers import (
 
 
 class _CancelView(APIView):
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "cancel"
     """Cancel a booking as ``by`` and answer with the booking (as that side sees it) and
     its refund; the subclasses differ only in who they are."""
 

@@ -163,6 +163,9 @@ def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
             slot_id=entry.slot_id,
             variant_id=entry.variant_id,
             quantity=entry.quantity,
+            # An offer the customer waited for; it also must not lock the customer's row
+            # while the slot row is locked (book_slot's lock order is customer, then slot).
+            enforce_pending_limit=False,
         )
     except (VariantNotOffered, VariantDoesNotFit):
         WaitlistEntry.objects.filter(pk=entry.pk).update(

@@ -13,6 +13,7 @@ from bookings.models import WaitlistEntry
 from bookings.waitlist import services as waitlist
 from bookings.waitlist.selectors import customer_waitlist
 from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.limits import UserRateThrottle
 from common.permissions import IsCustomer
 from common.problems import PROBLEM
 
@@ -63,6 +64,8 @@ def _entry(*, customer, entry_id: int) -> WaitlistEntry:
 
 class SlotWaitlistView(APIView):
     permission_classes = [IsCustomer]
+    throttle_classes = [UserRateThrottle]
+    throttle_scope = "waitlist"
 
     @extend_schema(
         operation_id="slots_waitlist_join",

@@ -38,6 +38,13 @@ class InvalidSignature(Exception):
     """A webhook (or checkout callback) failed its gateway's signature check."""
 
 
+class MalformedEvent(Exception):
+    """A correctly signed event whose body does not have the shape its type promises.
+
+    Recorded as ignored with the reason and answered 200: the gateway's retry would carry
+    the same body."""
+
+
 class UnknownGateway(InvalidRequest):
     code = "unknown_gateway"
     title = "Unknown payment gateway"
@@ -122,7 +129,8 @@ class PaymentGateway(ABC):
 
     @abstractmethod
     def interpret(self, *, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
-        """Map a verified event to what it means for us; ``[]`` for types we ignore."""
+        """Map a verified event to what it means for us; ``[]`` for types we ignore.
+        Raises :class:`MalformedEvent` when the body does not have its type's shape."""
 
     def verify_checkout_signature(self, *, order_id: str, payment_id: str, signature: str) -> None:
         """Check a client-side checkout callback (Razorpay only); raises

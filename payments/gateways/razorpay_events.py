@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.gateways.base import PaymentSignal, SignalKind
+from payments.gateways.base import MalformedEvent, PaymentSignal, SignalKind
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _entity(payload: dict[str, Any], name: str) -> dict[str, Any]:
-    entity = ((payload.get("payload") or {}).get(name) or {}).get("entity") or {}
-    return entity if isinstance(entity, dict) else {}
+    """``payload.<name>.entity``, or ``{}`` when the event has none."""
+    return _object(_object(_object(payload.get("payload")).get(name)).get("entity"))
+
+
+def _check_shape(payload: dict[str, Any], *names: str) -> None:
+    """Refuse an event whose ``payload.<name>`` is there but is not ``{"entity": {...}}``."""
+    if "payload" in payload and not isinstance(payload["payload"], dict):
+        raise MalformedEvent("payload is not an object")
+    body = _object(payload.get("payload"))
+    for name in names:
+        if name in body and not isinstance(_object(body[name]).get("entity"), dict):
+            raise MalformedEvent(f"payload.{name}.entity is not an object")
 
 
 def _booking_id(*entities: dict[str, Any]) -> int | None:
@@ -40,6 +54,7 @@ def interpret_razorpay_event(*, event_type: str, payload: dict[str, Any]) -> lis
 
 
 def _signal(*, event_type: str, payload: dict[str, Any]) -> PaymentSignal | None:
+    _check_shape(payload, "payment", "order", "refund", "dispute")
     payment = _entity(payload, "payment")
     if event_type in ("payment.captured", "order.paid"):
         order = _entity(payload, "order")

@@ -20,6 +20,7 @@ from payments.gateways.base import (
     GatewayError,
     GatewayEvent,
     InvalidSignature,
+    MalformedEvent,
     OrderHandle,
     PaymentGateway,
     PaymentSignal,
@@ -177,9 +178,10 @@ class StripeGateway(PaymentGateway):
         )
 
     def interpret(self, *, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
-        obj = (payload.get("data") or {}).get("object") or {}
-        if not isinstance(obj, dict):
-            return []
+        data = payload.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+            raise MalformedEvent("data.object is not an object")
+        obj = data["object"]
         if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
             # A completed session with a delayed method is not paid yet.
             if obj.get("payment_status") != "paid":
@@ -214,7 +216,8 @@ class StripeGateway(PaymentGateway):
                 )
             ]
         if event_type == "payment_intent.payment_failed":
-            error = obj.get("last_payment_error") or {}
+            error = obj.get("last_payment_error")
+            error = error if isinstance(error, dict) else {}
             return [
                 PaymentSignal(
                     kind=SignalKind.FAILED,

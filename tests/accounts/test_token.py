@@ -1,4 +1,5 @@
 import pytest
+import time_machine
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories.accounts import TEST_PASSWORD, CustomerFactory
@@ -97,7 +98,8 @@ def test_refresh_returns_a_new_access_token(api_client):
 def test_garbage_refresh_token_is_a_401(api_client):
     response = api_client.post(REFRESH_URL, {"refresh": "not.a.token"}, format="json")
 
-    _assert_problem(response, 401, "authentication_failed")
+    body = _assert_problem(response, 401, "token_not_valid")
+    assert body["detail"] == "The token is not valid."
 
 
 @pytest.mark.django_db
@@ -114,7 +116,45 @@ def test_me_with_invalid_token_is_a_401(api_client):
 
     response = api_client.get(ME_URL)
 
-    _assert_problem(response, 401, "authentication_failed")
+    body = _assert_problem(response, 401, "token_not_valid")
+    # A plain sentence, never the repr of simplejwt's detail dict.
+    assert body["detail"] == "The token is not valid."
+    assert "ErrorDetail" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_tampered_token_is_token_not_valid(api_client):
+    token = str(RefreshToken.for_user(CustomerFactory()).access_token)
+    header, payload, signature = token.split(".")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {header}.{payload}.{signature[::-1]}")
+
+    body = _assert_problem(api_client.get(ME_URL), 401, "token_not_valid")
+    assert body["detail"] == "The token is not valid."
+
+
+@pytest.mark.django_db
+def test_an_expired_access_token_is_token_expired(api_client):
+    with time_machine.travel("2030-01-01 10:00Z", tick=False):
+        token = str(RefreshToken.for_user(CustomerFactory()).access_token)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    with time_machine.travel("2030-01-02 10:00Z", tick=False):
+        response = api_client.get(ME_URL)
+
+    body = _assert_problem(response, 401, "token_expired")
+    assert body["detail"] == "The token has expired; obtain a new one."
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.django_db
+def test_an_expired_refresh_token_is_token_expired(api_client):
+    with time_machine.travel("2030-01-01 10:00Z", tick=False):
+        refresh = str(RefreshToken.for_user(CustomerFactory()))
+
+    with time_machine.travel("2030-02-01 10:00Z", tick=False):
+        response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
+
+    _assert_problem(response, 401, "token_expired")
 
 
 @pytest.mark.django_db

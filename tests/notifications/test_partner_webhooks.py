@@ -21,10 +21,14 @@ from notifications.tasks import dispatch_outbox
 from tests.factories.bookings import BookingFactory
 from tests.factories.otp import confirmed_booking
 from tests.factories.partners import PartnerFactory, SlotFactory
+from tests.notifications.conftest import PUBLIC_ADDRESS
 
 pytestmark = pytest.mark.django_db
 
 HOOK_URL = "https://partner.example/slotwise-hook"
+# partner.example resolves (tests/notifications/conftest.py: fake_dns) to a public address,
+# and the request goes to that checked address with the name in the Host header.
+SENT_TO = f"https://{PUBLIC_ADDRESS}/slotwise-hook"
 SECRET = "whsec_test-secret-0123456789"
 
 
@@ -63,7 +67,7 @@ def confirm_with_delivery(django_capture_on_commit_callbacks, partner, **kwargs)
 def test_confirmation_sends_a_verifiable_signed_event_with_the_booking(
     http, hooked_partner, django_capture_on_commit_callbacks
 ):
-    http.post(HOOK_URL, status=200)
+    http.post(SENT_TO, status=200)
     booking = confirm_with_delivery(django_capture_on_commit_callbacks, hooked_partner, quantity=1)
 
     assert len(http.calls) == 1
@@ -102,8 +106,8 @@ def test_confirmation_sends_a_verifiable_signed_event_with_the_booking(
 def test_a_503_is_retried_after_backoff_with_the_same_event_and_delivered_once(
     http, hooked_partner, django_capture_on_commit_callbacks
 ):
-    http.post(HOOK_URL, status=503)
-    http.post(HOOK_URL, status=200)
+    http.post(SENT_TO, status=503)
+    http.post(SENT_TO, status=200)
     confirm_with_delivery(django_capture_on_commit_callbacks, hooked_partner)
     row = webhook_rows().get()
     assert (row.status, row.attempts) == ("pending", 1)
@@ -124,9 +128,9 @@ def test_a_503_is_retried_after_backoff_with_the_same_event_and_delivered_once(
 
 
 def test_network_errors_and_429_are_retried_like_5xx(http, hooked_partner):
-    http.post(HOOK_URL, body=requests.ConnectionError("refused"))
-    http.post(HOOK_URL, status=429)
-    http.post(HOOK_URL, status=204)
+    http.post(SENT_TO, body=requests.ConnectionError("refused"))
+    http.post(SENT_TO, status=429)
+    http.post(SENT_TO, status=204)
     booking = BookingFactory(slot=SlotFactory(partner=hooked_partner))
     transition_booking(
         booking_id=booking.pk,
@@ -154,7 +158,7 @@ def test_network_errors_and_429_are_retried_like_5xx(http, hooked_partner):
 def test_a_400_fails_at_once_without_retry_and_shows_in_the_admin_outbox(
     http, hooked_partner, django_capture_on_commit_callbacks, admin_client, caplog
 ):
-    http.post(HOOK_URL, status=400, body="bad request")
+    http.post(SENT_TO, status=400, body="bad request")
     with caplog.at_level(logging.DEBUG):
         confirm_with_delivery(django_capture_on_commit_callbacks, hooked_partner)
     row = webhook_rows().get()
@@ -184,7 +188,7 @@ def test_partner_without_webhook_url_gets_no_webhook_row(django_capture_on_commi
 def test_the_row_is_written_in_the_status_change_transaction_and_sent_only_after_commit(
     http, hooked_partner, django_capture_on_commit_callbacks
 ):
-    http.post(HOOK_URL, status=200)
+    http.post(SENT_TO, status=200)
     booking = BookingFactory(slot=SlotFactory(partner=hooked_partner))
 
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -241,7 +245,7 @@ def test_cancelling_a_confirmed_booking_sends_booking_cancelled_but_an_unpaid_on
 
 
 def test_a_queued_event_is_signed_with_the_secret_current_at_send_time(http, hooked_partner):
-    http.post(HOOK_URL, status=200)
+    http.post(SENT_TO, status=200)
     confirmed_booking(partner=hooked_partner)
     row = webhook_rows().get()
     hooked_partner.webhook_secret = "whsec_rotated"
