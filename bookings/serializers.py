@@ -191,6 +191,20 @@ def customer_booking_data(booking: Booking) -> dict:
     ).data
 
 
+def new_booking_data(booking: Booking) -> dict:
+    """:func:`customer_booking_data` of a booking :func:`bookings.services.book_slot` just
+    created, from the objects in hand instead of reading it back: the same fields in the
+    same order, the timeline being its one ``created`` event (``booking.created_event``)."""
+    data = BookingSerializer(booking).data
+    data["timeline"] = BookingEventSerializer([booking.created_event], many=True).data
+    return {name: data[name] for name in _detail_field_names()}
+
+
+def _detail_field_names() -> list[str]:
+    # BookingDetailSerializer's order: its Meta fields, then the registered extra fields.
+    return [*BookingDetailSerializer.Meta.fields, *extra_fields]
+
+
 def provider_booking_data(booking: Booking) -> dict:
     """The booking as ``GET provider/bookings/{id}`` shows it to its partner."""
     queryset = selectors.partner_bookings(partner=booking.partner)

@@ -6,6 +6,7 @@ Status changes go through :mod:`bookings.transitions` only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from bookings import seats
 from bookings.errors import (
     InvalidTransition,
     PartnerUnavailable,
@@ -82,7 +84,49 @@ def _check_pending_limit(*, customer) -> None:
         )
 
 
-@transaction.atomic
+def _checked_slot(*, slot_id: int, variant_id: int, now) -> tuple[Slot, ServiceVariant]:
+    """The slot and variant when the rules allow booking them, else the first rule broken,
+    as its error (the order of the checks is the order of the errors)."""
+    slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
+    if slot is None:
+        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
+    if slot.start <= now:
+        raise SlotInPast("The slot has already started.")
+    if not (slot.partner.active and slot.partner.verified):
+        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
+    if slot.blocked:
+        raise SlotBlocked("The partner has blocked this slot.")
+    return slot, bookable_variant(slot=slot, variant_id=variant_id)
+
+
+def _take_bookable_seats(
+    *, slot_id: int, variant_id: int, quantity: int, now
+) -> tuple[Slot, int, str]:
+    """Take the seats when every rule of :func:`book_slot` holds; returns the slot (as
+    updated), the variant's price and currency. Raises the first rule broken.
+
+    On PostgreSQL the happy path is one statement: the conditional seat UPDATE also checks
+    the slot, its partner and the variant, and returns what the booking needs
+    (:data:`bookings.seats.TAKE_BOOKABLE_SEATS`). Only when it takes nothing are the rules
+    checked one by one to name the refusal; all of them holding means the seats ran out.
+    Elsewhere (the embedded SQLite default) the rules are checked first, then
+    :func:`take_seats`.
+    """
+    if seats.one_statement_available():
+        taken = seats.take_bookable_seats(
+            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
+        )
+        if taken is not None:
+            return taken
+        _checked_slot(slot_id=slot_id, variant_id=variant_id, now=now)
+        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
+    slot, variant = _checked_slot(slot_id=slot_id, variant_id=variant_id, now=now)
+    if not take_seats(slot_id=slot.pk, quantity=quantity):
+        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
+    slot.booked += quantity
+    return slot, variant.price_minor, variant.currency
+
+
 def book_slot(
     *,
     customer,
@@ -90,13 +134,20 @@ def book_slot(
     variant_id: int,
     quantity: int = 1,
     enforce_pending_limit: bool = True,
+    before_commit: Callable[[Booking], None] | None = None,
 ) -> Booking:
     """Hold ``quantity`` seats of a slot for ``customer`` and create the booking.
 
-    One transaction: the seats are taken with a single conditional UPDATE
-    (:func:`take_seats`), so concurrent callers can never oversell; the booking is
-    created in PENDING_PAYMENT with ``hold_expires_at = now + BOOKING_HOLD_MINUTES``
-    and amount = variant price x quantity, and the timeline gets a ``created`` event.
+    One transaction: the seats are taken with a single conditional UPDATE, so concurrent
+    callers can never oversell; the booking is created in PENDING_PAYMENT with
+    ``hold_expires_at = now + BOOKING_HOLD_MINUTES`` and amount = variant price x
+    quantity, and the timeline gets a ``created`` event. ``before_commit(booking)``, when
+    given, runs last inside that transaction (checkout stores the payment and the
+    request's Idempotency-Key there); whatever it raises rolls everything back.
+
+    The booking comes back with ``slot`` (as updated) and ``created_event`` (the timeline
+    entry) in hand, so it can be shown without reading it again
+    (:func:`bookings.serializers.new_booking_data`).
 
     A customer holds at most ``MAX_PENDING_BOOKINGS`` unpaid bookings at once
     (``enforce_pending_limit``; a waitlist offer, made by the system, is not refused).
@@ -107,43 +158,35 @@ def book_slot(
     """
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
-    slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
-    if slot is None:
-        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
-    now = timezone.now()
-    if slot.start <= now:
-        raise SlotInPast("The slot has already started.")
-    if not (slot.partner.active and slot.partner.verified):
-        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
-    if slot.blocked:
-        raise SlotBlocked("The partner has blocked this slot.")
-    variant = bookable_variant(slot=slot, variant_id=variant_id)
-    if enforce_pending_limit:
-        _check_pending_limit(customer=customer)
-
-    if not take_seats(slot_id=slot.pk, quantity=quantity):
-        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
-
-    booking = Booking.objects.create(
-        customer=customer,
-        slot=slot,
-        partner=slot.partner,
-        variant=variant,
-        quantity=quantity,
-        amount_minor=variant.price_minor * quantity,
-        currency=variant.currency,
-        status=BookingStatus.PENDING_PAYMENT,
-        holds_seats=True,
-        hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
-    )
-    record_event(
-        booking_id=booking.pk,
-        to_status=BookingStatus.PENDING_PAYMENT,
-        kind="created",
-        actor=customer,
-        reason="Booked by the customer.",
-        data={"quantity": quantity, "amount": booking.amount_minor, "currency": booking.currency},
-    )
+    with transaction.atomic():
+        now = timezone.now()
+        if enforce_pending_limit:
+            _check_pending_limit(customer=customer)
+        slot, price_minor, currency = _take_bookable_seats(
+            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
+        )
+        booking = Booking.objects.create(
+            customer=customer,
+            slot=slot,
+            partner_id=slot.partner_id,
+            variant_id=variant_id,
+            quantity=quantity,
+            amount_minor=price_minor * quantity,
+            currency=currency,
+            status=BookingStatus.PENDING_PAYMENT,
+            holds_seats=True,
+            hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+        )
+        booking.created_event = record_event(
+            booking_id=booking.pk,
+            to_status=BookingStatus.PENDING_PAYMENT,
+            kind="created",
+            actor=customer,
+            reason="Booked by the customer.",
+            data={"quantity": quantity, "amount": booking.amount_minor, "currency": currency},
+        )
+        if before_commit is not None:
+            before_commit(booking)
     return booking
 
 

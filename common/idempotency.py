@@ -27,6 +27,18 @@ Behaviour when the client sends ``Idempotency-Key: <1..255 printable ASCII>``:
   ``common.tasks.purge_expired_idempotency_keys`` deletes old rows). A claim left
   ``in_progress`` by a crashed worker for longer than
   ``IDEMPOTENCY_STALE_CLAIM_SECONDS`` may be taken over by a retry.
+
+``@idempotent(written_by_handler=True)`` gives the same answers without the claim's own
+commit: the handler gets the request's :class:`HandlerKey` (:func:`handler_key`) and
+writes it inside its own transactions, as the last write of each, so the key commits
+with the work: :meth:`HandlerKey.claim` (in progress) in a transaction that commits work
+before more work outside it (a gateway call), :meth:`HandlerKey.complete` (the final
+response) in its last transaction. A concurrent duplicate then waits on the unique index
+for that commit, its own write fails, its transaction (and whatever it did) rolls back,
+and it gets what the stored row says: the replay, 409 while in progress, 422 for another
+request. A completed key met this way is replayed although the handler ran: a retry
+repeats the work inside a transaction that never commits. What the handler did not store
+(a 4xx before or after its transactions, a server error) is settled as above afterwards.
 """
 
 from __future__ import annotations
@@ -157,12 +169,17 @@ def replay(stored: IdempotencyKey) -> Response:
     return response
 
 
+def stored_body(data: Any) -> Any:
+    """A response's data as the JSON it is sent as (what a replay sends back)."""
+    return json.loads(JSONRenderer().render(data)) if data is not None else None
+
+
 def finish_claim(claim: IdempotencyKey, response: Response) -> None:
     """Store a final (< 500) response; release the key after a server error."""
     if response.status_code >= 500:
         release_claim(claim)
         return
-    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    body = stored_body(response.data)
     IdempotencyKey.objects.filter(pk=claim.pk).update(
         state=IdempotencyKey.State.COMPLETED,
         response_status=response.status_code,
@@ -174,8 +191,15 @@ def release_claim(claim: IdempotencyKey) -> None:
     IdempotencyKey.objects.filter(pk=claim.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
 
 
-def idempotent(handler):
-    """Make a DRF view handler honour the ``Idempotency-Key`` header (see module doc)."""
+def idempotent(handler=None, *, written_by_handler: bool = False):
+    """Make a DRF view handler honour the ``Idempotency-Key`` header (see module doc).
+
+    ``@idempotent`` claims the key in its own transaction before the handler runs;
+    ``@idempotent(written_by_handler=True)`` lets the handler write it in its own
+    transactions (:class:`HandlerKey`).
+    """
+    if handler is None:
+        return functools.partial(idempotent, written_by_handler=written_by_handler)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -187,6 +211,11 @@ def idempotent(handler):
         # Parsing the body may raise ParseError (400) before anything is claimed.
         path = request.get_full_path()
         fingerprint = request_fingerprint(method=request.method, path=path, data=request.data)
+        if written_by_handler:
+            record = HandlerKey(
+                user=user, key=key, method=request.method, path=path, request_hash=fingerprint
+            )
+            return _run_writing_handler(handler, record, view, request, *args, **kwargs)
         claim, stored = claim_key(
             user=user, key=key, method=request.method, path=path, request_hash=fingerprint
         )
@@ -210,3 +239,171 @@ def idempotent(handler):
 
     wrapper.honours_idempotency_key = True  # checked by the API-wide coverage test
     return wrapper
+
+
+# --- keys written by the handler ----------------------------------------------------------
+
+
+class KeyTaken(Exception):
+    """Writing the key met another request's row. Raised inside the handler's
+    transaction, so that transaction rolls back; the decorator answers from the row."""
+
+
+class HandlerKey:
+    """The Idempotency-Key of one request, written by its handler inside the handler's own
+    transactions (``@idempotent(written_by_handler=True)``; see the module doc).
+
+    Each method is one INSERT or UPDATE in the current transaction and should be its last
+    write (the row's lock is then held only until the commit). Both raise
+    :class:`KeyTaken` when another request holds the key.
+    """
+
+    def __init__(self, *, user, key: str, method: str, path: str, request_hash: str) -> None:
+        self.user = user
+        self.key = key
+        self.method = method
+        self.path = path
+        self.request_hash = request_hash
+        # The row this request last wrote (it may have been rolled back since).
+        self.pk: int | None = None
+        self.claimed_at = None
+        self.completed = False
+
+    def claim(self) -> None:
+        """Write the key as in progress (work commits before the request is done)."""
+        if self.pk is None:
+            self._insert(state=IdempotencyKey.State.IN_PROGRESS)
+
+    def complete(self, *, status: int, body: Any) -> None:
+        """Write the final response (``status`` < 500) to be replayed for this key."""
+        fields = {
+            "state": IdempotencyKey.State.COMPLETED,
+            "response_status": status,
+            "response_body": stored_body(body),
+        }
+        if self.pk is None:
+            self._insert(**fields)
+        elif not self._owned().update(**fields):
+            raise KeyTaken(self.key)  # taken over as stale meanwhile
+        self.completed = True
+
+    def _insert(self, **fields) -> None:
+        now = timezone.now()
+        try:
+            row = IdempotencyKey.objects.create(
+                user=self.user,
+                key=self.key,
+                method=self.method,
+                path=self.path,
+                request_hash=self.request_hash,
+                expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+                **fields,
+            )
+        except IntegrityError:
+            raise KeyTaken(self.key) from None
+        self.pk, self.claimed_at = row.pk, row.created_at
+
+    def _owned(self):
+        return IdempotencyKey.objects.filter(
+            pk=self.pk, state=IdempotencyKey.State.IN_PROGRESS, created_at=self.claimed_at
+        )
+
+    def settle(self, response: Response) -> Response:
+        """After the handler: store a final response it did not store, release the key
+        after a server error. Returns the response to send (another request's stored
+        response when that one holds the key)."""
+        if response.status_code >= 500:
+            if self.pk is not None:
+                self._owned().delete()
+            return response
+        if self.completed:
+            return response
+        fields = {
+            "state": IdempotencyKey.State.COMPLETED,
+            "response_status": response.status_code,
+            "response_body": stored_body(response.data),
+        }
+        if self.pk is not None and self._owned().update(**fields):
+            return response
+        self.forget()
+        for _attempt in range(3):
+            try:
+                self._insert(**fields)
+                return response
+            except KeyTaken:
+                answer = _answer_from_row(self)
+                if answer is not None:
+                    return answer
+                if self.pk is not None and self._owned().update(**fields):
+                    return response  # a stale claim taken over
+                self.forget()
+        raise IdempotencyKeyInUse("The key is contended; retry later.")
+
+    def forget(self) -> None:
+        """Own no row (what this request wrote was rolled back or taken)."""
+        self.pk, self.claimed_at, self.completed = None, None, False
+
+
+def handler_key(request) -> HandlerKey | None:
+    """The request's :class:`HandlerKey` (None without an Idempotency-Key)."""
+    return getattr(request, "_idempotency_handler_key", None)
+
+
+def _answer_from_row(record: HandlerKey) -> Response | None:
+    """What the stored row of ``record``'s key says to answer: the replay of a completed
+    request; raises 422 for another request and 409 while in progress. None when there is
+    no row to answer from (it was released or had expired, and is deleted): write again.
+    A stale in-progress row is taken over: ``record`` owns it, and None is returned."""
+    now = timezone.now()
+    existing = IdempotencyKey.objects.filter(user=record.user, key=record.key).first()
+    if existing is None:
+        return None
+    if existing.expires_at <= now:
+        IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+        return None
+    if (existing.method, existing.path, existing.request_hash) != (
+        record.method,
+        record.path,
+        record.request_hash,
+    ):
+        raise IdempotencyKeyMismatch(
+            "This Idempotency-Key was used with a different request; use a new key."
+        )
+    if existing.state == IdempotencyKey.State.COMPLETED:
+        return replay(existing)
+    taken = IdempotencyKey.objects.filter(
+        pk=existing.pk,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        created_at__lt=_stale_before(),
+    ).update(created_at=now)
+    if taken:
+        record.pk, record.claimed_at = existing.pk, now
+        return None
+    raise IdempotencyKeyInUse("The first request with this key is still running; retry later.")
+
+
+def _run_writing_handler(handler, record: HandlerKey, view, request, *args, **kwargs):
+    request._idempotency_handler_key = record
+    for _attempt in range(3):
+        try:
+            try:
+                response = handler(view, request, *args, **kwargs)
+            except KeyTaken:
+                # The handler's transaction rolled back; the row says what to answer.
+                record.forget()
+                answer = _answer_from_row(record)
+                if answer is not None:
+                    return answer
+                continue  # the row was gone, expired, or taken over as stale: run again
+            except Exception as exc:
+                # Render errors here (as dispatch would) so a 4xx outcome is stored too.
+                response = view.handle_exception(exc)
+        except BaseException:
+            record.settle(Response(status=500))
+            raise
+        try:
+            return record.settle(response)
+        except BaseException:
+            record.settle(Response(status=500))
+            raise
+    raise IdempotencyKeyInUse("The key is contended; retry later.")

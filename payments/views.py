@@ -18,9 +18,13 @@ from rest_framework.views import APIView
 
 from bookings import selectors as booking_selectors
 from bookings.errors import BookingNotFound
-from bookings.serializers import BookingDetailSerializer, customer_booking_data
+from bookings.serializers import (
+    BookingDetailSerializer,
+    customer_booking_data,
+    new_booking_data,
+)
 from bookings.views import BookingViewSet
-from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.idempotency import IDEMPOTENCY_KEY, handler_key, idempotent
 from common.limits import UserRateThrottle
 from common.problems import PROBLEM, NotFound
 from payments import services
@@ -58,19 +62,37 @@ class CheckoutViewSet(BookingViewSet):
             503: PROBLEM,
         },
     )
-    @idempotent
+    @idempotent(written_by_handler=True)
     def create(self, request, *args, **kwargs):
         serializer = BookingCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        booking = place_booking(
+        key = handler_key(request)
+        placed: dict = {}
+
+        def record_pending(booking) -> None:
+            # The booking commits before its payment (a gateway call follows): the key
+            # commits with it, in progress.
+            if key is not None:
+                key.claim()
+
+        def record_placed(booking) -> None:
+            # Inside the transaction that stores the payment: the response is rendered
+            # from the objects in hand and stored with the key in the same commit.
+            placed["body"] = new_booking_data(booking)
+            if key is not None:
+                key.complete(status=status.HTTP_201_CREATED, body=placed["body"])
+
+        place_booking(
             customer=request.user,
             slot_id=data["slot_id"],
             variant_id=data["variant_id"],
             quantity=data["quantity"],
             gateway=data.get("gateway"),
+            record_pending=record_pending,
+            record_placed=record_placed,
         )
-        return Response(customer_booking_data(booking), status=status.HTTP_201_CREATED)
+        return Response(placed["body"], status=status.HTTP_201_CREATED)
 
 
 class PaymentVerifyView(APIView):

@@ -111,6 +111,9 @@ class PaymentGateway(ABC):
     """One payment gateway. Implementations never touch the database."""
 
     name: str
+    # True when create_order makes the order locally (no HTTP, no failure to expect): the
+    # checkout then stores the payment in the booking's own transaction.
+    local_orders: bool = False
 
     @abstractmethod
     def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:

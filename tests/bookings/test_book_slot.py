@@ -22,6 +22,15 @@ from tests.concurrency import run_concurrently
 from tests.factories.partners import ServiceFactory, ServiceVariantFactory
 
 
+@pytest.fixture(autouse=True, params=["one statement", "portable"])
+def seat_path(request, monkeypatch):
+    """Every test runs through both ways book_slot takes seats: the one UPDATE that checks
+    every rule (PostgreSQL) and the portable checks-then-UPDATE (the SQLite default)."""
+    if request.param == "portable":
+        monkeypatch.setattr("bookings.seats.one_statement_available", lambda: False)
+    return request.param
+
+
 @pytest.mark.django_db
 def test_booking_holds_seats_and_prices_in_minor_units(customer, slot, variant, settings):
     settings.BOOKING_HOLD_MINUTES = 15
@@ -78,6 +87,7 @@ def test_quantity_above_free_seats_is_rejected(customer, make_slot, variant):
         ("unverified_partner", PartnerUnavailable),
         ("variant_of_other_service", VariantNotOffered),
         ("inactive_variant", VariantNotOffered),
+        ("inactive_service", VariantNotOffered),
         ("unknown_variant", VariantNotOffered),
         ("variant_longer_than_slot", VariantDoesNotFit),
         ("unknown_slot", SlotNotFound),
@@ -99,6 +109,9 @@ def test_invalid_booking_raises_its_error_and_writes_nothing(
     elif setup == "inactive_variant":
         variant.active = False
         variant.save()
+    elif setup == "inactive_service":
+        variant.service.active = False
+        variant.service.save()
     elif setup == "unknown_variant":
         variant_id = 987654
     elif setup == "variant_longer_than_slot":  # the slot is 60 minutes long
@@ -114,6 +127,38 @@ def test_invalid_booking_raises_its_error_and_writes_nothing(
     assert slot.booked == 0
     assert not Booking.objects.exists()
     assert not BookingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        ({"past", "partner", "blocked", "variant", "full"}, SlotInPast),
+        ({"partner", "blocked", "variant", "full"}, PartnerUnavailable),
+        ({"blocked", "variant", "full"}, SlotBlocked),
+        ({"variant", "full"}, VariantNotOffered),
+    ],
+)
+def test_of_several_broken_rules_the_first_one_is_named(
+    broken, error, customer, make_slot, variant
+):
+    slot = make_slot(
+        capacity=1,
+        booked=1 if "full" in broken else 0,
+        hours=-1 if "past" in broken else 48,
+        blocked="blocked" in broken,
+    )
+    if "partner" in broken:
+        slot.partner.active = False
+        slot.partner.save()
+    variant_id = ServiceVariantFactory(service=ServiceFactory()).pk if "variant" in broken else 0
+
+    with pytest.raises(error):
+        book_slot(customer=customer, slot_id=slot.pk, variant_id=variant_id or variant.pk)
+
+    slot.refresh_from_db()
+    assert slot.booked == (1 if "full" in broken else 0)
+    assert not Booking.objects.exists()
 
 
 @pytest.mark.django_db
