@@ -12,21 +12,36 @@
    captures and failures are :mod:`payments.services`; refund and dispute signals are
    handled by the refunds app, which registers its handlers with
    :func:`register_signal_handler` (a higher layer plugging into this one).
+
+Reconciliation (a look-up of the gateway instead of a delivery from it) goes through the
+same steps with :func:`apply_gateway_lookup`: its finding is claimed in the same ledger,
+marked ``source=reconciliation``, under an event id derived from what it found, and its
+signals reach the same handlers. A late webhook of the same capture or refund is then
+claimed under its own id and changes nothing (the handlers' transitions are conditional);
+two reconciliation runs finding the same thing claim one ledger row.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.locking import lock
 from payments import services
-from payments.gateways import InvalidSignature, PaymentSignal, SignalKind, get_gateway
-from payments.models import Outcome, Payment, WebhookEvent
+from payments.gateways import (
+    GatewayLookup,
+    InvalidSignature,
+    PaymentSignal,
+    SignalKind,
+    get_gateway,
+)
+from payments.models import EventSource, Outcome, Payment, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -70,22 +85,67 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
     """
     verified = get_gateway(gateway).verify_webhook(body=body, headers=headers)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    return _claim_and_apply(
+        gateway=gateway,
+        event_id=verified.event_id,
+        event_type=verified.event_type,
+        payload=verified.payload,
+        raw_body=body.decode("utf-8", errors="replace"),
+        headers=kept,
+        source=EventSource.WEBHOOK,
+    )
+
+
+def apply_gateway_lookup(*, gateway: str, subject: str, lookup: GatewayLookup) -> WebhookReceipt:
+    """Apply what reconciliation learnt by asking the gateway about ``subject`` (e.g.
+    ``order:<order id>``, ``refund:<gateway refund id>``), exactly as a webhook is applied.
+
+    The ledger row is marked ``source=reconciliation``; its event id is
+    ``reconcile:<subject>:<digest of the signals>``, so the same finding is applied once
+    however many runs find it (concurrent runs block on the unique index and answer
+    duplicate), while a new finding about the same subject (a refund that went from
+    pending to processed) is a new row. The signals and the gateway's answer are stored in
+    the payload, so a replay applies the same signals. Nothing is applied for a look-up
+    without signals (the caller does not call this then). Atomic.
+    """
+    signals = [asdict(signal) for signal in lookup.signals]
+    digest = hashlib.sha256(json.dumps(signals, sort_keys=True).encode()).hexdigest()[:24]
+    return _claim_and_apply(
+        gateway=gateway,
+        event_id=f"reconcile:{subject}:{digest}",
+        event_type="reconcile." + subject.split(":", 1)[0],
+        payload={"signals": signals, "answer": lookup.raw},
+        raw_body="",
+        headers={},
+        source=EventSource.RECONCILIATION,
+    )
+
+
+def _claim_and_apply(
+    *,
+    gateway: str,
+    event_id: str,
+    event_type: str,
+    payload: dict,
+    raw_body: str,
+    headers: dict,
+    source: str,
+) -> WebhookReceipt:
     with transaction.atomic():
         try:
             with transaction.atomic():
                 event = WebhookEvent.objects.create(
                     gateway=gateway,
-                    event_id=verified.event_id[:255],
-                    event_type=verified.event_type[:100],
-                    payload=verified.payload,
-                    raw_body=body.decode("utf-8", errors="replace"),
-                    headers=kept,
+                    event_id=event_id[:255],
+                    event_type=event_type[:100],
+                    payload=payload,
+                    source=source,
+                    raw_body=raw_body,
+                    headers=headers,
                 )
         except IntegrityError:
-            existing = WebhookEvent.objects.filter(
-                gateway=gateway, event_id=verified.event_id[:255]
-            ).first()
-            logger.info("duplicate %s webhook %s", gateway, verified.event_id)
+            existing = WebhookEvent.objects.filter(gateway=gateway, event_id=event_id[:255]).first()
+            logger.info("duplicate %s %s %s", gateway, source, event_id)
             return WebhookReceipt(event=existing, duplicate=True)
         _apply(event)
     return WebhookReceipt(event=event, duplicate=False)
@@ -104,10 +164,17 @@ def replay_webhook_event(*, event_id: int) -> WebhookEvent:
     return event
 
 
+def _signals_of(event: WebhookEvent) -> list[PaymentSignal]:
+    """A webhook's signals are its gateway's reading of the payload; a reconciliation
+    entry stores the signals its look-up found."""
+    if event.source == EventSource.RECONCILIATION:
+        stored = event.payload.get("signals") or []
+        return [PaymentSignal(**{**item, "kind": SignalKind(item["kind"])}) for item in stored]
+    return get_gateway(event.gateway).interpret(event_type=event.event_type, payload=event.payload)
+
+
 def _apply(event: WebhookEvent) -> None:
-    signals = get_gateway(event.gateway).interpret(
-        event_type=event.event_type, payload=event.payload
-    )
+    signals = _signals_of(event)
     outcomes: list[str] = []
     booking_id = None
     for signal in signals:
@@ -137,7 +204,11 @@ def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) 
     if handler is None:
         return services.Effect.NO_EFFECT
     data = {"webhook_event": event.pk, "event_id": event.event_id, "event_type": event.event_type}
-    return handler(event=event, signal=signal, payment=payment, label=event.gateway, data=data)
+    label = event.gateway
+    if event.source == EventSource.RECONCILIATION:
+        data["source"] = EventSource.RECONCILIATION
+        label = f"{event.gateway} reconciliation"
+    return handler(event=event, signal=signal, payment=payment, label=label, data=data)
 
 
 def _apply_capture(*, signal: PaymentSignal, payment: Payment, label: str, data: dict, **_) -> str:
@@ -183,4 +254,10 @@ def _find_payment(*, gateway: str, signal: PaymentSignal) -> Payment | None:
     return None
 
 
-__all__ = ["InvalidSignature", "WebhookReceipt", "receive_webhook", "replay_webhook_event"]
+__all__ = [
+    "InvalidSignature",
+    "WebhookReceipt",
+    "apply_gateway_lookup",
+    "receive_webhook",
+    "replay_webhook_event",
+]
