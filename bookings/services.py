@@ -23,6 +23,7 @@ from bookings.errors import (
     VariantNotOffered,
 )
 from bookings.models import Booking, BookingStatus
+from bookings.signals import booking_created
 from bookings.transitions import record_event, take_seats, transition_booking
 from common.locking import lock
 from partners.models import ServiceVariant, Slot
@@ -69,7 +70,9 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
     One transaction: the seats are taken with a single conditional UPDATE
     (:func:`take_seats`), so concurrent callers can never oversell; the booking is
     created in PENDING_PAYMENT with ``hold_expires_at = now + BOOKING_HOLD_MINUTES``
-    and amount = variant price x quantity, and the timeline gets a ``created`` event.
+    and amount = variant price x quantity, and the timeline gets a ``created`` event;
+    :data:`bookings.signals.booking_created` lets higher layers record, in the same
+    transaction, what the booking is made under (refunds: its refund terms).
 
     Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit
     (400), PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing is written
@@ -112,6 +115,7 @@ def book_slot(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> 
         reason="Booked by the customer.",
         data={"quantity": quantity, "amount": booking.amount_minor, "currency": booking.currency},
     )
+    booking_created.send(sender=Booking, booking=booking)
     return booking
 
 

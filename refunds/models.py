@@ -89,6 +89,37 @@ class RefundPolicy(models.Model):
             raise ValidationError(errors)
 
 
+class RefundTerms(models.Model):
+    """The refund tiers a booking was made under: a copy of the active
+    :class:`RefundPolicy` taken when the booking was created (``booking_created``), so a
+    later policy change never changes the refund of a booking already made. Owned by
+    refunds, keyed by the booking (bookings knows nothing of refund policies)."""
+
+    booking = models.OneToOneField(
+        "bookings.Booking",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="refund_terms",
+    )
+    policy_version = models.PositiveIntegerField()
+    tiers = models.JSONField()
+    provider_cancel_percent = models.PositiveSmallIntegerField()
+    unassigned_percent = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "refund terms"
+
+    def __str__(self) -> str:
+        return f"Refund terms of booking {self.booking_id} (policy v{self.policy_version})"
+
+    @property
+    def version(self) -> int:
+        """The policy version, under the name :class:`RefundPolicy` gives it (refunds
+        record it as ``policy_version``)."""
+        return self.policy_version
+
+
 class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0002_webhook_outcome_duplicate'),
+        ("payments", "0002_webhook_outcome_duplicate"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='webhookevent',
-            name='source',
-            field=models.CharField(choices=[('webhook', 'Webhook'), ('reconciliation', 'Reconciliation')], db_index=True, default='webhook', max_length=16),
+            model_name="webhookevent",
+            name="source",
+            field=models.CharField(
+                choices=[("webhook", "Webhook"), ("reconciliation", "Reconciliation")],
+                db_index=True,
+                default="webhook",
+                max_length=16,
+            ),
         ),
     ]

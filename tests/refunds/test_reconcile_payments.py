@@ -256,7 +256,8 @@ def test_refund_pending_at_the_gateway_is_settled_as_its_webhook_would(
     assert refund.status == Refund.Status.SUCCEEDED
     assert (payment.status, payment.flagged) == (Payment.Status.REFUNDED, False)
     assert WebhookEvent.objects.get().source == EventSource.RECONCILIATION
-    assert BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded").count() == 1
+    settled = BookingEvent.objects.filter(booking=payment.booking, kind="refund_succeeded")
+    assert settled.count() == 1
 
 
 @pytest.mark.django_db
