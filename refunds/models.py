@@ -225,6 +225,15 @@ class Dispute(models.Model):
         OPEN = "open", "Open"
         RESOLVED_REFUND = "resolved_refund", "Resolved with refund"
         REJECTED = "rejected", "Rejected"
+        # A gateway dispute (chargeback) the gateway decided: see ``outcome``.
+        CLOSED = "closed", "Closed at the gateway"
+
+    class Outcome(models.TextChoices):
+        NONE = "", "Undecided"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        # Closed without a chargeback (Stripe ``warning_closed``, Razorpay ``closed``).
+        CLOSED = "closed", "Closed"
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -242,6 +251,15 @@ class Dispute(models.Model):
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CUSTOMER)
     gateway_dispute_id = models.CharField(max_length=255, blank=True)
+    # The gateway's side of a chargeback, as its latest event says it.
+    gateway_status = models.CharField(max_length=32, blank=True)
+    amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    evidence_due_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True, default="")
+    # Money that left with a lost chargeback; counted like a refund in the money invariant.
+    lost_amount_minor = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField()
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     resolution_note = models.TextField(blank=True)
@@ -280,3 +298,4 @@ RefundStatus = Refund.Status
 RefundSource = Refund.Source
 DisputeStatus = Dispute.Status
 DisputeSource = Dispute.Source
+DisputeOutcome = Dispute.Outcome
