@@ -28,6 +28,7 @@ from refunds.admin_forms import (
 )
 from refunds.models import Dispute, Refund, RefundPolicy
 from refunds.services.disputes import NEEDS_EVIDENCE_STATUSES
+from refunds.services.money import MONEY_FIELDS, check_money
 
 # A refund the gateway accepted as pending is left to its refund webhook (it is never
 # sent again); one still waiting after this long probably lost its webhook.
@@ -172,10 +173,32 @@ class RefundAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.manual_refund_view)
+        money = self.admin_site.admin_view(self.money_view)
         return [
             path("manual/", view, name="refunds_refund_manual"),
+            path("money/", money, name="refunds_refund_money"),
             *super().get_urls(),
         ]
+
+    def money_view(self, request):
+        """The money invariant for support: the totals and every violation
+        (``services.money.check_money``, the same as ``manage.py check_money``)."""
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        report = check_money()
+        totals = [
+            (currency, [row[name] for name in MONEY_FIELDS])
+            for currency, row in sorted(report.totals.items())
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Money invariant",
+            "report": report,
+            "fields": MONEY_FIELDS,
+            "totals": totals,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/refunds/money.html", context)
 
     def manual_refund_view(self, request):
         """Support refunds a booking by hand through ``services.refund_booking_manually``."""
