@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 import responses
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, BookingStatus
@@ -20,6 +21,7 @@ from tests.factories.bookings import BookingFactory
 from tests.factories.partners import SlotFactory
 from tests.factories.payments import PaymentFactory
 from tests.payments.conftest import (
+    RAZORPAY_WEBHOOK_SECRET,
     post_webhook,
     razorpay_delivery,
     razorpay_payment_event,
@@ -371,3 +373,37 @@ def test_sandbox_payment_whose_webhook_was_lost_is_confirmed_by_reconciliation(c
     entry = WebhookEvent.objects.get()
     assert entry.source == EventSource.RECONCILIATION
     assert json.loads(json.dumps(entry.payload))["signals"][0]["kind"] == "captured"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_racing_the_late_webhook_of_the_same_capture_applies_it_once(settings):
+    settings.RAZORPAY_API_BASE = RAZORPAY_BASE
+    settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET = "rzp_test_fake", "secret"
+    settings.RAZORPAY_WEBHOOK_SECRET = RAZORPAY_WEBHOOK_SECRET
+    payment = open_payment("razorpay", order_id="order_Race2")
+    body, headers = razorpay_delivery(
+        razorpay_payment_event(
+            "payment.captured",
+            order_id=payment.order_id,
+            amount=payment.amount_minor,
+            payment_id="pay_Lost1",
+        )
+    )
+
+    def act(index: int):
+        if index == 0:
+            return post_webhook(Client(), "razorpay", body, headers).status_code
+        return call_command("reconcile_payments", stdout=StringIO())
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://testserver")
+        mock.get(
+            f"{RAZORPAY_BASE}/v1/orders/{payment.order_id}/payments",
+            json={"entity": "collection", "count": 1, "items": [razorpay_payment(payment)]},
+        )
+        results = run_concurrently(2, act)
+
+    assert results[0] == 200
+    assert Booking.objects.get(pk=payment.booking_id).status == BookingStatus.CONFIRMED
+    assert confirmations(payment.booking_id) == 1
+    assert Refund.objects.count() == 0
