@@ -27,6 +27,7 @@ from bookings.errors import (
     VariantNotOffered,
 )
 from bookings.models import Booking, BookingStatus
+from bookings.signals import booking_created
 from bookings.transitions import record_event, take_seats, transition_booking
 from common.locking import lock
 from partners.models import ServiceVariant, Slot
@@ -141,7 +142,10 @@ def book_slot(
     One transaction: the seats are taken with a single conditional UPDATE, so concurrent
     callers can never oversell; the booking is created in PENDING_PAYMENT with
     ``hold_expires_at = now + BOOKING_HOLD_MINUTES`` and amount = variant price x
-    quantity, and the timeline gets a ``created`` event. ``before_commit(booking)``, when
+    quantity, and the timeline gets a ``created`` event;
+    :data:`bookings.signals.booking_created` lets higher layers record, in the same
+    transaction, what the booking is made under (refunds: its refund terms).
+    ``before_commit(booking)``, when
     given, runs last inside that transaction (checkout stores the payment and the
     request's Idempotency-Key there); whatever it raises rolls everything back.
 
@@ -185,6 +189,8 @@ def book_slot(
             reason="Booked by the customer.",
             data={"quantity": quantity, "amount": booking.amount_minor, "currency": currency},
         )
+        # Higher layers record what the booking is made under (refunds: its terms).
+        booking_created.send(sender=Booking, booking=booking)
         if before_commit is not None:
             before_commit(booking)
     return booking

@@ -36,6 +36,10 @@ app.conf.beat_schedule = {
         "task": "refunds.tasks.resume_stalled_refunds",
         "schedule": 300.0,
     },
+    "reconcile-payments": {
+        "task": "refunds.tasks.reconcile_payments",
+        "schedule": 300.0,
+    },
     "purge-idempotency-keys": {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),

@@ -332,6 +332,14 @@ REFUND_MAX_ATTEMPTS = env_int("REFUND_MAX_ATTEMPTS", 5)
 REFUND_RETRY_BASE_SECONDS = env_int("REFUND_RETRY_BASE_SECONDS", 30)
 REFUND_STALL_MINUTES = env_int("REFUND_STALL_MINUTES", 15)
 
+# --- Reconciliation (refunds.tasks.reconcile_payments, manage.py reconcile_payments) --------
+# Payments created within the look-back whose hold expires within the margin (or has
+# expired) are looked up at their gateway; so are refunds the gateway accepted and has not
+# settled; one still pending after RECONCILE_REFUND_PENDING_HOURS is flagged for support.
+RECONCILE_LOOKBACK_HOURS = env_int("RECONCILE_LOOKBACK_HOURS", 168)
+RECONCILE_HOLD_MARGIN_MINUTES = env_int("RECONCILE_HOLD_MARGIN_MINUTES", 5)
+RECONCILE_REFUND_PENDING_HOURS = env_int("RECONCILE_REFUND_PENDING_HOURS", 72)
+
 # --- Email / SMS ----------------------------------------------------------------------------
 # Django 6.1 configures email through MAILERS; the environment keeps Django's classic names.
 _email_backend = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

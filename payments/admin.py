@@ -77,12 +77,13 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "gateway",
         "event_type",
         "event_id",
+        "source",
         "outcome",
         "booking",
         "received_at",
         "processed_at",
     )
-    list_filter = ("gateway", "event_type", "outcome")
+    list_filter = ("gateway", "source", "event_type", "outcome")
     search_fields = ("event_id", "=booking__id", "detail")
     list_select_related = ("booking",)
     date_hierarchy = "received_at"
@@ -91,6 +92,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "gateway",
         "event_id",
         "event_type",
+        "source",
         "outcome",
         "detail",
         "booking",

@@ -54,15 +54,28 @@ class Outcome(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
 
 
+class EventSource(models.TextChoices):
+    """Where a ledger entry came from: a gateway's webhook, or our own look-up of the
+    gateway (reconciliation), applied through the same handlers."""
+
+    WEBHOOK = "webhook", "Webhook"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
 class WebhookEvent(models.Model):
-    """Ledger of every verified incoming gateway event, claimed before it is processed."""
+    """Ledger of every verified incoming gateway event, claimed before it is processed,
+    and of what reconciliation learnt by asking the gateway (``source``)."""
 
     Outcome = Outcome
+    Source = EventSource
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100, db_index=True)
     payload = models.JSONField()
+    source = models.CharField(
+        max_length=16, choices=EventSource.choices, default=EventSource.WEBHOOK, db_index=True
+    )
     raw_body = models.TextField(blank=True)
     # SHA-256 of the signed raw body: the same signed body is one event whatever event-id
     # header comes with it (headers are not signed). Empty on rows from before it existed.

@@ -128,6 +128,15 @@ def pay(request, order_id: str):
 
 
 @require_POST
+def pay_lost_webhook(request, order_id: str):
+    """The sandbox takes the money and its webhook never arrives: only reconciliation
+    (``reconcile_payments``, the beat job) confirms the booking."""
+    payment = _sandbox_payment(order_id)
+    build_payment_webhook(payment=payment, outcome="captured")  # recorded, never sent
+    return redirect("sandbox-return", order_id=order_id)
+
+
+@require_POST
 def fail(request, order_id: str):
     return _deliver(request, order_id, "failed")
 

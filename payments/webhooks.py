@@ -13,14 +13,22 @@
    captures and failures are :mod:`payments.services`; refund and dispute signals are
    handled by the refunds app, which registers its handlers with
    :func:`register_signal_handler` (a higher layer plugging into this one).
+
+Reconciliation (a look-up of the gateway instead of a delivery from it) goes through the
+same steps with :func:`apply_gateway_lookup`: its finding is claimed in the same ledger,
+marked ``source=reconciliation``, under an event id derived from what it found, and its
+signals reach the same handlers. A late webhook of the same capture or refund is then
+claimed under its own id and changes nothing (the handlers' transitions are conditional);
+two reconciliation runs finding the same thing claim one ledger row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,13 +37,14 @@ from django.utils import timezone
 from common.locking import lock
 from payments import services
 from payments.gateways import (
+    GatewayLookup,
     InvalidSignature,
     MalformedEvent,
     PaymentSignal,
     SignalKind,
     get_gateway,
 )
-from payments.models import Outcome, Payment, WebhookEvent
+from payments.models import EventSource, Outcome, Payment, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -73,30 +82,82 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
     """Verify, record and apply one delivery of a gateway webhook.
 
     Raises :class:`InvalidSignature` (nothing stored) when the body is not signed by
-    the gateway. Returns the ledger row and whether it was a duplicate (same gateway
-    and event id seen before: nothing changed). Any unexpected error rolls back both
-    the ledger row and the effects, so the gateway's retry processes it afresh.
+    the gateway. Returns the ledger row and whether it was a duplicate (same gateway and
+    event id, or the same signed body, seen before: nothing changed). Any unexpected error
+    rolls back both the ledger row and the effects, so the gateway's retry processes it
+    afresh.
     """
     verified = get_gateway(gateway).verify_webhook(body=body, headers=headers)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
-    digest = hashlib.sha256(body).hexdigest()
+    return _claim_and_apply(
+        gateway=gateway,
+        event_id=verified.event_id,
+        event_type=verified.event_type,
+        payload=verified.payload,
+        raw_body=body.decode("utf-8", errors="replace"),
+        headers=kept,
+        source=EventSource.WEBHOOK,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+    )
+
+
+def apply_gateway_lookup(*, gateway: str, subject: str, lookup: GatewayLookup) -> WebhookReceipt:
+    """Apply what reconciliation learnt by asking the gateway about ``subject`` (e.g.
+    ``order:<order id>``, ``refund:<gateway refund id>``), exactly as a webhook is applied.
+
+    The ledger row is marked ``source=reconciliation``; its event id is
+    ``reconcile:<subject>:<digest of the signals>``, so the same finding is applied once
+    however many runs find it (concurrent runs block on the unique index and answer
+    duplicate), while a new finding about the same subject (a refund that went from
+    pending to processed) is a new row. The signals and the gateway's answer are stored in
+    the payload, so a replay applies the same signals. Nothing is applied for a look-up
+    without signals (the caller does not call this then). Atomic.
+    """
+    signals = [asdict(signal) for signal in lookup.signals]
+    digest = hashlib.sha256(json.dumps(signals, sort_keys=True).encode()).hexdigest()[:24]
+    return _claim_and_apply(
+        gateway=gateway,
+        event_id=f"reconcile:{subject}:{digest}",
+        event_type="reconcile." + subject.split(":", 1)[0],
+        payload={"signals": signals, "answer": lookup.raw},
+        raw_body="",
+        headers={},
+        source=EventSource.RECONCILIATION,
+        body_sha256="",
+    )
+
+
+def _claim_and_apply(
+    *,
+    gateway: str,
+    event_id: str,
+    event_type: str,
+    payload: dict,
+    raw_body: str,
+    headers: dict,
+    source: str,
+    body_sha256: str,
+) -> WebhookReceipt:
     with transaction.atomic():
         try:
             with transaction.atomic():
                 event = WebhookEvent.objects.create(
                     gateway=gateway,
-                    event_id=verified.event_id[:255],
-                    event_type=verified.event_type[:100],
-                    payload=verified.payload,
-                    raw_body=body.decode("utf-8", errors="replace"),
-                    body_sha256=digest,
-                    headers=kept,
+                    event_id=event_id[:255],
+                    event_type=event_type[:100],
+                    payload=payload,
+                    source=source,
+                    raw_body=raw_body,
+                    body_sha256=body_sha256,
+                    headers=headers,
                 )
         except IntegrityError:
-            existing = WebhookEvent.objects.filter(
-                Q(event_id=verified.event_id[:255]) | Q(body_sha256=digest), gateway=gateway
-            ).first()
-            logger.info("duplicate %s webhook %s", gateway, verified.event_id)
+            # The same event id, or (webhooks) the same signed body under another id.
+            same = Q(event_id=event_id[:255])
+            if body_sha256:
+                same |= Q(body_sha256=body_sha256)
+            existing = WebhookEvent.objects.filter(same, gateway=gateway).first()
+            logger.info("duplicate %s %s %s", gateway, source, event_id)
             return WebhookReceipt(event=existing, duplicate=True)
         _apply(event)
     return WebhookReceipt(event=event, duplicate=False)
@@ -115,11 +176,18 @@ def replay_webhook_event(*, event_id: int) -> WebhookEvent:
     return event
 
 
+def _signals_of(event: WebhookEvent) -> list[PaymentSignal]:
+    """A webhook's signals are its gateway's reading of the payload; a reconciliation
+    entry stores the signals its look-up found."""
+    if event.source == EventSource.RECONCILIATION:
+        stored = event.payload.get("signals") or []
+        return [PaymentSignal(**{**item, "kind": SignalKind(item["kind"])}) for item in stored]
+    return get_gateway(event.gateway).interpret(event_type=event.event_type, payload=event.payload)
+
+
 def _apply(event: WebhookEvent) -> None:
     try:
-        signals = get_gateway(event.gateway).interpret(
-            event_type=event.event_type, payload=event.payload
-        )
+        signals = _signals_of(event)
     except MalformedEvent as exc:
         # Signed but not the shape its type promises: kept for inspection, never retried
         # into a 500 loop (the gateway would resend the same body for days).
@@ -158,7 +226,11 @@ def _apply_signal(event: WebhookEvent, signal: PaymentSignal, payment: Payment) 
     if handler is None:
         return services.Effect.NO_EFFECT
     data = {"webhook_event": event.pk, "event_id": event.event_id, "event_type": event.event_type}
-    return handler(event=event, signal=signal, payment=payment, label=event.gateway, data=data)
+    label = event.gateway
+    if event.source == EventSource.RECONCILIATION:
+        data["source"] = EventSource.RECONCILIATION
+        label = f"{event.gateway} reconciliation"
+    return handler(event=event, signal=signal, payment=payment, label=label, data=data)
 
 
 def _apply_capture(*, signal: PaymentSignal, payment: Payment, label: str, data: dict, **_) -> str:
@@ -204,4 +276,10 @@ def _find_payment(*, gateway: str, signal: PaymentSignal) -> Payment | None:
     return None
 
 
-__all__ = ["InvalidSignature", "WebhookReceipt", "receive_webhook", "replay_webhook_event"]
+__all__ = [
+    "InvalidSignature",
+    "WebhookReceipt",
+    "apply_gateway_lookup",
+    "receive_webhook",
+    "replay_webhook_event",
+]

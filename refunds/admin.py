@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -27,6 +27,8 @@ from refunds.admin_forms import (
     action_form_context,
 )
 from refunds.models import Dispute, Refund, RefundPolicy
+from refunds.services.disputes import NEEDS_EVIDENCE_STATUSES
+from refunds.services.money import MONEY_FIELDS, check_money
 
 # A refund the gateway accepted as pending is left to its refund webhook (it is never
 # sent again); one still waiting after this long probably lost its webhook.
@@ -54,6 +56,26 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
             return queryset.filter(
                 Q(status=Refund.Status.FAILED) | (in_flight & ~Q(last_error="")) | waited_too_long
             )
+        return queryset
+
+
+class NeedsEvidenceFilter(admin.SimpleListFilter):
+    """Gateway disputes still undecided whose gateway waits for our evidence; the list
+    is then ordered by the evidence due date, soonest first."""
+
+    title = "needs evidence"
+    parameter_name = "evidence"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Needs evidence (by due date)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                source=Dispute.Source.GATEWAY,
+                outcome="",
+                gateway_status__in=NEEDS_EVIDENCE_STATUSES,
+            ).order_by(F("evidence_due_by").asc(nulls_last=True), "pk")
         return queryset
 
 
@@ -151,10 +173,32 @@ class RefundAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.manual_refund_view)
+        money = self.admin_site.admin_view(self.money_view)
         return [
             path("manual/", view, name="refunds_refund_manual"),
+            path("money/", money, name="refunds_refund_money"),
             *super().get_urls(),
         ]
+
+    def money_view(self, request):
+        """The money invariant for support: the totals and every violation
+        (``services.money.check_money``, the same as ``manage.py check_money``)."""
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        report = check_money()
+        totals = [
+            (currency, [row[name] for name in MONEY_FIELDS])
+            for currency, row in sorted(report.totals.items())
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Money invariant",
+            "report": report,
+            "fields": MONEY_FIELDS,
+            "totals": totals,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/refunds/money.html", context)
 
     def manual_refund_view(self, request):
         """Support refunds a booking by hand through ``services.refund_booking_manually``."""
@@ -231,13 +275,17 @@ class DisputeAdmin(admin.ModelAdmin):
         "booking_link",
         "source",
         "status",
+        "gateway_status",
+        "evidence_due_by",
+        "outcome",
+        "lost_amount_minor",
         "reason_short",
         "created_at",
         "resolved_by",
         "resolved_at",
         "refund_link",
     ]
-    list_filter = ["status", "source", "created_at"]
+    list_filter = [NeedsEvidenceFilter, "status", "source", "outcome", "created_at"]
     search_fields = ["=booking__id", "gateway_dispute_id", "reason"]
     list_select_related = ["booking", "resolved_by", "refund"]
     date_hierarchy = "created_at"
@@ -247,6 +295,13 @@ class DisputeAdmin(admin.ModelAdmin):
         "raised_by",
         "source",
         "gateway_dispute_id",
+        "gateway_status",
+        "amount_minor",
+        "currency",
+        "evidence_due_by",
+        "outcome",
+        "lost_amount_minor",
+        "closed_at",
         "reason",
         "status",
         "resolution_note",

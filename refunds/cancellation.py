@@ -13,8 +13,8 @@ from bookings.transitions import transition_booking
 from payments.services import lock_payment_of_booking
 from refunds.models import Refund
 from refunds.policy import refund_amount, refund_percent
-from refunds.selectors import active_refund_policy
 from refunds.services import create_refund, refundable_amount
+from refunds.services.terms import refund_terms_of
 
 CANCELLABLE_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
 
@@ -42,7 +42,8 @@ def cancel_booking(
     One transaction: the payment row is locked first (``common.locking`` order: payment,
     then booking), the booking moves to CANCELLED with a conditional
     UPDATE (seats released exactly once, timeline event, status signal), and when money
-    was captured the refund is computed from the active :class:`RefundPolicy` at this
+    was captured the refund is computed from the booking's own refund terms (the
+    policy active when it was booked, :class:`~refunds.models.RefundTerms`) at this
     instant and recorded through :func:`refunds.services.create_refund` (executed by
     Celery after commit). A 0 % refund is recorded as NOT_REQUIRED; a booking with
     nothing captured gets no refund (returns ``None``).
@@ -72,7 +73,7 @@ def cancel_booking(
 
     if payment is None or payment.captured_amount_minor == 0:
         return booking, None
-    policy = active_refund_policy()
+    policy = refund_terms_of(booking=booking)  # the terms fixed when it was booked
     percent = refund_percent(
         policy=policy,
         by=by,

@@ -89,6 +89,37 @@ class RefundPolicy(models.Model):
             raise ValidationError(errors)
 
 
+class RefundTerms(models.Model):
+    """The refund tiers a booking was made under: a copy of the active
+    :class:`RefundPolicy` taken when the booking was created (``booking_created``), so a
+    later policy change never changes the refund of a booking already made. Owned by
+    refunds, keyed by the booking (bookings knows nothing of refund policies)."""
+
+    booking = models.OneToOneField(
+        "bookings.Booking",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="refund_terms",
+    )
+    policy_version = models.PositiveIntegerField()
+    tiers = models.JSONField()
+    provider_cancel_percent = models.PositiveSmallIntegerField()
+    unassigned_percent = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "refund terms"
+
+    def __str__(self) -> str:
+        return f"Refund terms of booking {self.booking_id} (policy v{self.policy_version})"
+
+    @property
+    def version(self) -> int:
+        """The policy version, under the name :class:`RefundPolicy` gives it (refunds
+        record it as ``policy_version``)."""
+        return self.policy_version
+
+
 class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -194,6 +225,15 @@ class Dispute(models.Model):
         OPEN = "open", "Open"
         RESOLVED_REFUND = "resolved_refund", "Resolved with refund"
         REJECTED = "rejected", "Rejected"
+        # A gateway dispute (chargeback) the gateway decided: see ``outcome``.
+        CLOSED = "closed", "Closed at the gateway"
+
+    class Outcome(models.TextChoices):
+        NONE = "", "Undecided"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        # Closed without a chargeback (Stripe ``warning_closed``, Razorpay ``closed``).
+        CLOSED = "closed", "Closed"
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -211,6 +251,15 @@ class Dispute(models.Model):
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CUSTOMER)
     gateway_dispute_id = models.CharField(max_length=255, blank=True)
+    # The gateway's side of a chargeback, as its latest event says it.
+    gateway_status = models.CharField(max_length=32, blank=True)
+    amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    evidence_due_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True, default="")
+    # Money that left with a lost chargeback; counted like a refund in the money invariant.
+    lost_amount_minor = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField()
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     resolution_note = models.TextField(blank=True)
@@ -249,3 +298,4 @@ RefundStatus = Refund.Status
 RefundSource = Refund.Source
 DisputeStatus = Dispute.Status
 DisputeSource = Dispute.Source
+DisputeOutcome = Dispute.Outcome

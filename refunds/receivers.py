@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
+from bookings.models import Booking
+from bookings.signals import booking_created
 from payments.models import Payment
 from payments.signals import capture_needs_refund
 from refunds.models import Refund
 from refunds.services.creation import create_refund
+from refunds.services.terms import record_refund_terms
+
+
+@receiver(booking_created, sender=Booking, dispatch_uid="refunds.snapshot_refund_terms")
+def snapshot_refund_terms(*, booking: Booking, **kwargs) -> None:
+    """A new booking keeps the refund terms in force now (same transaction)."""
+    record_refund_terms(booking_id=booking.pk)
 
 
 @receiver(capture_needs_refund, sender=Payment, dispatch_uid="refunds.refund_late_capture")

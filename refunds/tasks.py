@@ -17,8 +17,15 @@ from refunds.services.execution import (
     retry_delay,
 )
 from refunds.services.ledger import IN_FLIGHT_STATUSES
+from refunds.services.reconciliation import reconcile_payments as run_reconciliation
 
-__all__ = ["REFUND_MAX_ATTEMPTS", "execute_refund", "resume_stalled_refunds", "retry_delay"]
+__all__ = [
+    "REFUND_MAX_ATTEMPTS",
+    "execute_refund",
+    "reconcile_payments",
+    "resume_stalled_refunds",
+    "retry_delay",
+]
 
 REFUND_STALL_MINUTES = settings.REFUND_STALL_MINUTES
 
@@ -51,3 +58,15 @@ def resume_stalled_refunds() -> int:
     for refund_id in stalled:
         execute_refund.delay(refund_id)
     return len(stalled)
+
+
+@shared_task(acks_late=True)
+def reconcile_payments() -> dict[str, int]:
+    """Beat job: one reconciliation run (``refunds.services.reconciliation``) over the
+    default look-back. Safe to run twice or concurrently: the same finding claims one
+    ledger row and is applied once."""
+    report = run_reconciliation()
+    return {
+        action: report.count(action)
+        for action in ("applied", "already_applied", "nothing", "flagged", "error")
+    }

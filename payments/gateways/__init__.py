@@ -11,6 +11,7 @@ from __future__ import annotations
 from payments.gateways.base import (
     GatewayError,
     GatewayEvent,
+    GatewayLookup,
     InvalidSignature,
     MalformedEvent,
     OrderHandle,
@@ -50,6 +51,7 @@ __all__ = [
     "GATEWAY_NAMES",
     "GatewayError",
     "GatewayEvent",
+    "GatewayLookup",
     "InvalidSignature",
     "MalformedEvent",
     "OrderHandle",

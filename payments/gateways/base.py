@@ -105,6 +105,24 @@ class PaymentSignal:
     refund_reference: str = ""
     dispute_id: str = ""
     reason: str = ""
+    # Disputes: the gateway's status (Stripe ``needs_response``/``won``/``lost``...,
+    # Razorpay ``open``/``under_review``/``won``/``lost``/``closed``) and the evidence
+    # deadline (unix seconds), when the event carries them.
+    dispute_status: str = ""
+    evidence_due_by: int | None = None
+
+
+@dataclass(frozen=True)
+class GatewayLookup:
+    """A gateway's answer to a look-up (:meth:`PaymentGateway.look_up_order`,
+    :meth:`PaymentGateway.look_up_refund`), already read: the signals it means, applied
+    exactly like a webhook's; ``unsettled``, what it shows that no signal settles (e.g.
+    a payment authorised but never captured), for support; ``raw``, the answer as the
+    gateway gave it, kept in the ledger."""
+
+    signals: tuple[PaymentSignal, ...] = ()
+    unsettled: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 class PaymentGateway(ABC):
@@ -139,6 +157,18 @@ class PaymentGateway(ABC):
         """Check a client-side checkout callback (Razorpay only); raises
         :class:`InvalidSignature`."""
         raise InvalidSignature(f"{self.name} has no checkout signature")
+
+    @abstractmethod
+    def look_up_order(self, *, payment) -> GatewayLookup:
+        """What the gateway knows about the order/session of ``payment``: a CAPTURED
+        signal when it was paid, FAILED when every attempt failed, nothing while it is
+        open. Raises :class:`GatewayError` for an error or an answer that cannot be read
+        (``retryable=True``: ask again on the next run)."""
+
+    @abstractmethod
+    def look_up_refund(self, *, payment, gateway_refund_id: str) -> GatewayLookup:
+        """What the gateway knows about one refund: REFUND_PROCESSED / REFUND_FAILED
+        when it is final, nothing while it is pending. Raises :class:`GatewayError`."""
 
     def expire_order(self, *, payment) -> None:  # noqa: B027 - optional hook
         """Stop the order from being paid any more, where the gateway allows it."""

@@ -21,6 +21,7 @@ from razorpay.errors import SignatureVerificationError
 from payments.gateways.base import (
     GatewayError,
     GatewayEvent,
+    GatewayLookup,
     InvalidSignature,
     OrderHandle,
     PaymentGateway,
@@ -28,7 +29,11 @@ from payments.gateways.base import (
     RefundResult,
     is_retryable_status,
 )
-from payments.gateways.razorpay_events import interpret_razorpay_event
+from payments.gateways.razorpay_events import (
+    interpret_razorpay_event,
+    order_payments_lookup,
+    refund_lookup,
+)
 
 TIMEOUT_SECONDS = 15
 
@@ -124,6 +129,16 @@ class RazorpayGateway(PaymentGateway):
         )
         status = "processed" if refund.get("status") == "processed" else "pending"
         return RefundResult(gateway_refund_id=refund["id"], status=status)
+
+    def look_up_order(self, *, payment) -> GatewayLookup:
+        # GET /v1/orders/{id}/payments: every payment attempt of the order.
+        answer = self._call("order payments", lambda c: c.order.payments, payment.order_id)
+        return order_payments_lookup(order_id=payment.order_id, answer=answer)
+
+    def look_up_refund(self, *, payment, gateway_refund_id: str) -> GatewayLookup:
+        # GET /v1/refunds/{id}
+        answer = self._call("refund", lambda c: c.refund.fetch, gateway_refund_id)
+        return refund_lookup(gateway_refund_id=gateway_refund_id, answer=answer)
 
     def verify_checkout_signature(self, *, order_id: str, payment_id: str, signature: str) -> None:
         if not signature.isascii():  # the SDK's compare_digest raises TypeError on it

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.gateways.base import MalformedEvent, PaymentSignal, SignalKind
+from payments.gateways.base import (
+    GatewayError,
+    GatewayLookup,
+    MalformedEvent,
+    PaymentSignal,
+    SignalKind,
+)
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -46,6 +52,17 @@ def _note(entity: dict[str, Any], name: str) -> str:
 
 def _amount(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# Razorpay's dispute events -> the dispute status each one reports.
+DISPUTE_EVENTS = {
+    "payment.dispute.created": "open",
+    "payment.dispute.under_review": "under_review",
+    "payment.dispute.action_required": "open",
+    "payment.dispute.won": "won",
+    "payment.dispute.lost": "lost",
+    "payment.dispute.closed": "closed",
+}
 
 
 def interpret_razorpay_event(*, event_type: str, payload: dict[str, Any]) -> list[PaymentSignal]:
@@ -91,7 +108,7 @@ def _signal(*, event_type: str, payload: dict[str, Any]) -> PaymentSignal | None
             refund_reference=_note(refund, "idempotency_key"),
             reason=event_type,
         )
-    if event_type == "payment.dispute.created":
+    if event_type in DISPUTE_EVENTS:
         dispute = _entity(payload, "dispute")
         return PaymentSignal(
             kind=SignalKind.DISPUTE,
@@ -99,9 +116,96 @@ def _signal(*, event_type: str, payload: dict[str, Any]) -> PaymentSignal | None
             payment_id=str(dispute.get("payment_id") or payment.get("id") or ""),
             booking_id=_booking_id(payment),
             amount_minor=_amount(dispute.get("amount")),
+            currency=str(dispute.get("currency") or payment.get("currency") or "").upper(),
             dispute_id=str(dispute.get("id") or ""),
             reason=str(
                 dispute.get("reason_description") or dispute.get("reason_code") or "chargeback"
             ),
+            # The entity's status; the event's name says it when the entity lacks one.
+            dispute_status=str(dispute.get("status") or DISPUTE_EVENTS[event_type]),
+            evidence_due_by=_amount(dispute.get("respond_by")),
         )
     return None
+
+
+# --- look-ups (reconciliation): Razorpay-shaped answers -> GatewayLookup --------------------
+
+
+def _unreadable(what: str) -> GatewayError:
+    return GatewayError(f"{what}: the gateway's answer cannot be read", retryable=True)
+
+
+def order_payments_lookup(*, order_id: str, answer: Any) -> GatewayLookup:
+    """``GET /v1/orders/{id}/payments`` (a collection of payment entities) -> what it
+    means: the captured payment (``captured``, or ``refunded`` since, was captured) as a
+    CAPTURED signal; when every attempt failed, FAILED; a payment only ``authorized``, or a
+    second captured payment of the order, is money no signal settles (``unsettled``).
+    Raises :class:`GatewayError` (retryable) for an answer of another shape."""
+    items = answer.get("items") if isinstance(answer, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _unreadable(f"razorpay order {order_id} payments")
+    captured = [
+        item
+        for item in items
+        if item.get("status") in ("captured", "refunded") or item.get("captured") is True
+    ]
+    signals: list[PaymentSignal] = []
+    unsettled: list[str] = []
+    if captured:
+        first = captured[0]
+        if not first.get("id"):
+            raise _unreadable(f"razorpay order {order_id} payments")
+        signals.append(
+            PaymentSignal(
+                kind=SignalKind.CAPTURED,
+                order_id=order_id,
+                payment_id=str(first["id"]),
+                booking_id=_booking_id(first),
+                amount_minor=_amount(first.get("amount")),
+                currency=str(first.get("currency") or "").upper(),
+            )
+        )
+        unsettled.extend(
+            f"Payment {item.get('id')} is a second capture of order {order_id}."
+            for item in captured[1:]
+        )
+    else:
+        unsettled.extend(
+            f"Payment {item.get('id')} of order {order_id} is authorized but not captured."
+            for item in items
+            if item.get("status") == "authorized"
+        )
+        if items and all(item.get("status") == "failed" for item in items):
+            last = items[-1]
+            signals.append(
+                PaymentSignal(
+                    kind=SignalKind.FAILED,
+                    order_id=order_id,
+                    payment_id=str(last.get("id") or ""),
+                    booking_id=_booking_id(last),
+                    reason=str(last.get("error_description") or last.get("error_reason") or ""),
+                )
+            )
+    return GatewayLookup(signals=tuple(signals), unsettled=tuple(unsettled), raw=answer)
+
+
+def refund_lookup(*, gateway_refund_id: str, answer: Any) -> GatewayLookup:
+    """``GET /v1/refunds/{id}`` -> REFUND_PROCESSED / REFUND_FAILED when final, nothing
+    while ``pending``. Raises :class:`GatewayError` (retryable) for another refund's or
+    an unreadable answer."""
+    if not isinstance(answer, dict) or answer.get("id") != gateway_refund_id:
+        raise _unreadable(f"razorpay refund {gateway_refund_id}")
+    status = answer.get("status")
+    if status not in ("processed", "failed"):
+        return GatewayLookup(raw=answer)
+    signal = PaymentSignal(
+        kind=SignalKind.REFUND_PROCESSED if status == "processed" else SignalKind.REFUND_FAILED,
+        payment_id=str(answer.get("payment_id") or ""),
+        booking_id=_booking_id(answer),
+        amount_minor=_amount(answer.get("amount")),
+        currency=str(answer.get("currency") or "").upper(),
+        refund_id=gateway_refund_id,
+        refund_reference=_note(answer, "idempotency_key"),
+        reason=f"refund {status}",
+    )
+    return GatewayLookup(signals=(signal,), raw=answer)

@@ -5,6 +5,11 @@ plays the gateway's hosted page. Its webhooks are Razorpay-shaped JSON signed li
 Razorpay's: ``X-Sandbox-Signature`` = hex HMAC-SHA256 of the raw body keyed with
 ``SANDBOX_WEBHOOK_SECRET``; the event id is ``X-Sandbox-Event-Id`` or the body's
 ``event_id``. Refunds succeed at once with an id derived from the idempotency key.
+
+Like a real gateway it remembers what happened to its orders (in the cache, for a
+week), so reconciliation can ask it: the checkout page's outcome is
+recorded before its webhook is sent (the *Pay, lose the webhook* button records it and
+sends nothing, to show reconciliation at work).
 """
 
 from __future__ import annotations
@@ -17,19 +22,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from payments.gateways.base import (
     GatewayEvent,
+    GatewayLookup,
     InvalidSignature,
     OrderHandle,
     PaymentGateway,
     PaymentSignal,
     RefundResult,
 )
-from payments.gateways.razorpay_events import interpret_razorpay_event
+from payments.gateways.razorpay_events import (
+    interpret_razorpay_event,
+    order_payments_lookup,
+    refund_lookup,
+)
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 EVENT_ID_HEADER = "X-Sandbox-Event-Id"
+SANDBOX_MEMORY_SECONDS = 7 * 24 * 3600
+
+
+def _order_key(order_id: str) -> str:
+    return f"sandbox-gateway:order:{order_id}:payments"
+
+
+def remember_payment(entity: dict[str, Any]) -> None:
+    """The sandbox "gateway" records a payment attempt of an order (what its order
+    payments look-up answers)."""
+    key = _order_key(str(entity["order_id"]))
+    cache.set(key, [*(cache.get(key) or []), entity], SANDBOX_MEMORY_SECONDS)
 
 
 def sign(body: bytes) -> str:
@@ -61,6 +84,7 @@ def build_payment_webhook(*, payment, outcome: str) -> tuple[bytes, dict[str, st
     }
     if outcome == "failed":
         entity["error_description"] = "Declined on the sandbox checkout page."
+    remember_payment(entity)
     body = json.dumps(
         {
             "event_id": event_id,
@@ -99,6 +123,22 @@ class SandboxGateway(PaymentGateway):
     def refund(self, *, payment, amount_minor: int, idempotency_key: str) -> RefundResult:
         digest = hashlib.sha256(f"{payment.order_id}:{idempotency_key}".encode()).hexdigest()
         return RefundResult(gateway_refund_id="sbx_rfnd_" + digest[:20], status="processed")
+
+    def look_up_order(self, *, payment) -> GatewayLookup:
+        payments = cache.get(_order_key(payment.order_id)) or []
+        answer = {"entity": "collection", "count": len(payments), "items": payments}
+        return order_payments_lookup(order_id=payment.order_id, answer=answer)
+
+    def look_up_refund(self, *, payment, gateway_refund_id: str) -> GatewayLookup:
+        # Sandbox refunds are processed when they are made (see refund()).
+        answer = {
+            "id": gateway_refund_id,
+            "entity": "refund",
+            "payment_id": payment.payment_id,
+            "currency": payment.currency,
+            "status": "processed",
+        }
+        return refund_lookup(gateway_refund_id=gateway_refund_id, answer=answer)
 
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         signature = _header(headers, SIGNATURE_HEADER)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from payments.gateways.base import (
     GatewayError,
     GatewayEvent,
+    GatewayLookup,
     InvalidSignature,
     MalformedEvent,
     OrderHandle,
@@ -151,6 +152,57 @@ class StripeGateway(PaymentGateway):
         status = "processed" if raw.get("status") == "succeeded" else "pending"
         return RefundResult(gateway_refund_id=raw["id"], status=status)
 
+    def look_up_order(self, *, payment) -> GatewayLookup:
+        """The Checkout Session with its PaymentIntent expanded: ``payment_status`` paid
+        is a capture (as ``checkout.session.completed`` says it); an open, expired or
+        unpaid session settles nothing."""
+        try:
+            session = self._client().v1.checkout.sessions.retrieve(
+                payment.order_id, params={"expand": ["payment_intent"]}
+            )
+        except stripe.StripeError as exc:
+            raise _gateway_error("checkout session look-up", exc) from None
+        raw = session.to_dict()
+        if raw.get("id") != payment.order_id or "payment_status" not in raw:
+            raise GatewayError(
+                f"stripe session {payment.order_id}: the answer cannot be read", retryable=True
+            )
+        if raw.get("payment_status") != "paid":
+            return GatewayLookup(raw=raw)
+        intent = raw.get("payment_intent")
+        amount = _amount(raw.get("amount_total"))
+        if isinstance(intent, dict) and _amount(intent.get("amount_received")) is not None:
+            amount = _amount(intent.get("amount_received"))
+        signal = PaymentSignal(
+            kind=SignalKind.CAPTURED,
+            order_id=payment.order_id,
+            payment_id=_id(intent),
+            booking_id=_booking_id(raw),
+            amount_minor=amount,
+            currency=str(raw.get("currency") or "").upper(),
+        )
+        return GatewayLookup(signals=(signal,), raw=raw)
+
+    def look_up_refund(self, *, payment, gateway_refund_id: str) -> GatewayLookup:
+        """The refund: ``succeeded`` / ``failed`` / ``canceled`` are final (as its
+        ``refund.updated`` event says); ``pending`` and ``requires_action`` settle nothing."""
+        try:
+            refund = self._client().v1.refunds.retrieve(gateway_refund_id)
+        except stripe.StripeError as exc:
+            raise _gateway_error("refund look-up", exc) from None
+        raw = refund.to_dict()
+        if raw.get("id") != gateway_refund_id:
+            raise GatewayError(
+                f"stripe refund {gateway_refund_id}: the answer cannot be read", retryable=True
+            )
+        status = raw.get("status")
+        if status not in ("succeeded", "failed", "canceled"):
+            return GatewayLookup(raw=raw)
+        obj = {**raw, "status": "succeeded" if status == "succeeded" else "failed"}
+        return GatewayLookup(
+            signals=(_refund_signal(obj, payment_id=_id(raw.get("payment_intent"))),), raw=raw
+        )
+
     def expire_order(self, *, payment) -> None:
         try:
             self._client().v1.checkout.sessions.expire(payment.order_id)
@@ -232,7 +284,9 @@ class StripeGateway(PaymentGateway):
             if obj.get("status") not in ("succeeded", "failed"):
                 return []
             return [_refund_signal(obj, payment_id=_id(obj.get("payment_intent")))]
-        if event_type == "charge.dispute.created":
+        if event_type in DISPUTE_EVENTS:
+            details = obj.get("evidence_details")
+            due_by = details.get("due_by") if isinstance(details, dict) else None
             return [
                 PaymentSignal(
                     kind=SignalKind.DISPUTE,
@@ -241,9 +295,21 @@ class StripeGateway(PaymentGateway):
                     currency=str(obj.get("currency") or "").upper(),
                     dispute_id=str(obj.get("id") or ""),
                     reason=str(obj.get("reason") or "chargeback"),
+                    dispute_status=str(obj.get("status") or ""),
+                    evidence_due_by=_amount(due_by),
                 )
             ]
         return []
+
+
+# Every dispute event carries the dispute as it now stands (status, amount, due date).
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
 
 
 def _metadata(obj: dict[str, Any], name: str) -> str:

@@ -30,7 +30,7 @@ from refunds.errors import (
 )
 from refunds.models import Refund
 from refunds.services.execution import enqueue_execution
-from refunds.services.ledger import refunded_total
+from refunds.services.ledger import committed_total
 
 
 @transaction.atomic
@@ -73,7 +73,7 @@ def create_refund(
 
     locked = lock_payment(payment.pk)
     if amount_minor > 0:
-        already = refunded_total(payment_id=locked.pk)
+        already = committed_total(payment_id=locked.pk)
         if already + amount_minor > locked.captured_amount_minor:
             raise RefundExceedsCaptured(
                 f"Refunding {amount_minor} would exceed the captured amount "
@@ -164,7 +164,7 @@ def retry_refund(*, refund_id: int, actor=None) -> Refund:
     refund.refresh_from_db()
     if refund.status != Refund.Status.FAILED:
         raise RefundNotRetryable()
-    if refunded_total(payment_id=payment.pk) + refund.amount_minor > payment.captured_amount_minor:
+    if committed_total(payment_id=payment.pk) + refund.amount_minor > payment.captured_amount_minor:
         raise RefundExceedsCaptured(
             "Retrying would exceed the captured amount; later refunds used the room."
         )

@@ -4,6 +4,8 @@ ceiling holds) or a rejection."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -11,7 +13,7 @@ from bookings.errors import BookingNotFound
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event
 from payments.models import Payment
-from payments.services import lock_payment, lock_payment_of_booking
+from payments.services import flag_payment_once, lock_payment, lock_payment_of_booking
 from refunds.errors import (
     DisputeAlreadyOpen,
     DisputeNotAllowed,
@@ -24,6 +26,86 @@ from refunds.models import Dispute, Refund
 from refunds.services.creation import create_refund
 
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
+
+# The gateway's final dispute statuses (Stripe, Razorpay) -> our outcome.
+FINAL_GATEWAY_STATUSES = {
+    "won": Dispute.Outcome.WON,
+    "lost": Dispute.Outcome.LOST,
+    "warning_closed": Dispute.Outcome.CLOSED,
+    "closed": Dispute.Outcome.CLOSED,
+}
+# Statuses in which the gateway waits for our evidence (the admin lists them by due date).
+NEEDS_EVIDENCE_STATUSES = ("needs_response", "warning_needs_response", "open")
+
+
+@transaction.atomic
+def record_gateway_dispute_state(
+    *,
+    payment: Payment,
+    gateway_dispute_id: str,
+    reason: str,
+    gateway_status: str,
+    amount_minor: int | None,
+    currency: str,
+    evidence_due_by: int | None,
+) -> Dispute:
+    """Apply a gateway dispute event (opened, updated, closed): the dispute is recorded
+    if new (:func:`record_gateway_dispute`), then takes the event's status, amount and
+    evidence due date. Serialised on the payment row; idempotent.
+
+    A final status (won, lost, ``warning_closed``/``closed``) sets the ``outcome`` once;
+    a later event never changes a decided outcome (events may arrive out of order). An
+    OPEN dispute then becomes CLOSED. A lost dispute is money that left: its amount is
+    recorded as ``lost_amount_minor`` (it counts in the money invariant and in the
+    captured ceiling of refunds), the payment is flagged for support (once) and the
+    timeline says so.
+    """
+    locked = lock_payment(payment.pk)
+    dispute = record_gateway_dispute(
+        payment=locked, gateway_dispute_id=gateway_dispute_id, reason=reason
+    )
+    updates: dict = {}
+    if gateway_status and not dispute.outcome:
+        updates["gateway_status"] = gateway_status[:32]
+    if amount_minor is not None and not dispute.outcome:
+        updates.update(amount_minor=amount_minor, currency=(currency or locked.currency)[:3])
+    if evidence_due_by is not None:
+        updates["evidence_due_by"] = datetime.fromtimestamp(evidence_due_by, tz=UTC)
+    outcome = FINAL_GATEWAY_STATUSES.get(gateway_status)
+    if outcome is not None and not dispute.outcome:
+        updates.update(outcome=outcome, closed_at=timezone.now())
+        if outcome == Dispute.Outcome.LOST:
+            lost = amount_minor if amount_minor is not None else dispute.amount_minor
+            updates["lost_amount_minor"] = lost or 0
+    if updates:
+        Dispute.objects.filter(pk=dispute.pk).update(**updates)
+    if outcome is not None and "outcome" in updates:
+        Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN).update(
+            status=Dispute.Status.CLOSED
+        )
+        _record_outcome(payment=locked, dispute_id=dispute.pk, updates=updates)
+    dispute.refresh_from_db()
+    return dispute
+
+
+def _record_outcome(*, payment: Payment, dispute_id: int, updates: dict) -> None:
+    outcome = updates["outcome"]
+    record_event(
+        booking_id=payment.booking_id,
+        kind=f"dispute_{outcome}",
+        actor_label=payment.gateway,
+        reason=f"The gateway closed the dispute: {outcome}.",
+        data={"dispute_id": dispute_id, "lost": updates.get("lost_amount_minor", 0)},
+    )
+    if outcome == Dispute.Outcome.LOST:
+        lost = updates.get("lost_amount_minor", 0)
+        flag_payment_once(
+            payment=payment,
+            reason=f"Dispute #{dispute_id} lost at the gateway: {lost} {payment.currency} left.",
+            label=payment.gateway,
+            data={"lost": lost},
+            finding={"dispute_lost": dispute_id},
+        )
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from payments.models import Payment
 from payments.services import Effect, flag_payment_once, lock_payment
 from payments.webhooks import register_signal_handler
 from refunds.models import Refund
-from refunds.services.disputes import record_gateway_dispute
+from refunds.services.disputes import record_gateway_dispute_state
 from refunds.services.execution import (
     mark_refund_failed,
     mark_refund_succeeded,
@@ -205,11 +205,16 @@ def apply_refunded_total(*, signal: PaymentSignal, payment: Payment, label: str,
 
 
 def apply_dispute_signal(*, event, signal: PaymentSignal, payment: Payment, **_) -> Effect:
-    """A chargeback opened at the gateway (idempotent per gateway dispute id)."""
-    record_gateway_dispute(
+    """A chargeback opened, updated or closed at the gateway (idempotent per gateway
+    dispute id; see :func:`record_gateway_dispute_state`)."""
+    record_gateway_dispute_state(
         payment=payment,
         gateway_dispute_id=signal.dispute_id or f"{event.gateway}:{event.event_id}",
         reason=signal.reason,
+        gateway_status=signal.dispute_status,
+        amount_minor=signal.amount_minor,
+        currency=signal.currency,
+        evidence_due_by=signal.evidence_due_by,
     )
     return Effect.DISPUTE_RECORDED
 

@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from payments.models import Payment
 from payments.services import lock_payment, record_refunded_amount
-from refunds.models import Refund
+from refunds.models import Dispute, Refund
 
 COUNTED_STATUSES = (
     Refund.Status.PENDING,
@@ -32,9 +32,27 @@ def refunded_total(*, payment_id: int) -> int:
     return total or 0
 
 
+def lost_to_disputes(*, payment_id: int) -> int:
+    """Money that left the payment with lost chargebacks (the booking's disputes)."""
+    booking_id = Payment.objects.filter(pk=payment_id).values_list("booking_id", flat=True)
+    total = (
+        Dispute.objects.filter(booking_id__in=booking_id)
+        .aggregate(total=Sum("lost_amount_minor"))
+        .get("total")
+    )
+    return total or 0
+
+
+def committed_total(*, payment_id: int) -> int:
+    """What no longer stays with us: non-failed refunds plus chargebacks lost. Refunds
+    never take this above the captured amount."""
+    return refunded_total(payment_id=payment_id) + lost_to_disputes(payment_id=payment_id)
+
+
 def refundable_amount(*, payment: Payment) -> int:
-    """What can still be refunded: captured minus the non-failed refunds (never negative)."""
-    return max(payment.captured_amount_minor - refunded_total(payment_id=payment.pk), 0)
+    """What can still be refunded: captured minus the non-failed refunds and lost
+    chargebacks (never negative)."""
+    return max(payment.captured_amount_minor - committed_total(payment_id=payment.pk), 0)
 
 
 def lock_payment_of_refund(refund_id: int) -> None:
