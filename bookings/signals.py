@@ -5,3 +5,10 @@ from django.dispatch import Signal
 # Receivers that write rows (outbox messages, OTPs) therefore commit or roll back with it;
 # receivers must not do network I/O (use the outbox / transaction.on_commit for that).
 booking_status_changed = Signal()
+
+# Sent by bookings.transitions.move_booking inside the transaction that moved a booking to
+# another slot without changing its status (a reschedule or a reassignment), with kwargs:
+# booking (refreshed, on its new slot), kind ("rescheduled" | "reassigned"), from_slot
+# (the slot it left, whose seats are free again), from_partner_id, actor, reason. The same
+# rules as booking_status_changed: receivers write rows, no network I/O.
+booking_moved = Signal()
