@@ -182,14 +182,14 @@ def http_run(
 TAKE_SEATS = """
 UPDATE partners_slot SET booked = booked + %s
 WHERE id = %s AND NOT blocked AND booked + %s <= capacity
-RETURNING partner_id
+RETURNING partner_id, start, "end"
 """
 INSERT_BOOKING = """
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
-     updated_at, customer_id, partner_id, slot_id, variant_id)
+     updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id)
 VALUES (%s, %s, %s, 'PENDING_PAYMENT', true, now() + interval '15 minutes', now(), now(),
-        %s, %s, %s, %s)
+        %s, %s, %s, %s, %s, %s)
 RETURNING id
 """
 INSERT_EVENT = """
@@ -223,6 +223,8 @@ class RawWorker:
                     self.customer_id,
                     row[0],
                     target.slot_id,
+                    row[1],
+                    row[2],
                     target.variant_id,
                 ),
             ).fetchone()[0]

@@ -1,6 +1,6 @@
 """Booking domain errors, each with its stable problem ``code``."""
 
-from common.problems import Conflict, InvalidRequest, NotFound
+from common.problems import CONSTRAINT_ERRORS, Conflict, InvalidRequest, NotFound
 from partners.errors import SlotNotFound, StaffNotFound
 
 __all__ = [
@@ -10,12 +10,16 @@ __all__ = [
     "InvalidTransition",
     "NoPartnerAvailable",
     "NotWaiting",
+    "OtherPartner",
     "PartnerUnavailable",
+    "RescheduleLimitReached",
+    "RescheduleWindowClosed",
     "SlotNotFound",
     "SlotBlocked",
     "SlotHasRoom",
     "SlotInPast",
     "SlotUnavailable",
+    "StaffBusy",
     "StaffNotAssigned",
     "StaffNotFound",
     "TooManyPendingBookings",
@@ -87,6 +91,29 @@ class StaffNotAssigned(Conflict):
     title = "No staff member is assigned to the booking"
 
 
+class StaffBusy(Conflict):
+    code = "staff_busy"
+    title = "The staff member has another booking at that time"
+
+
+# --- rescheduling ---
+
+
+class OtherPartner(InvalidRequest):
+    code = "other_partner"
+    title = "The slot belongs to another partner"
+
+
+class RescheduleWindowClosed(Conflict):
+    code = "reschedule_window_closed"
+    title = "It is too late to reschedule this booking"
+
+
+class RescheduleLimitReached(Conflict):
+    code = "reschedule_limit_reached"
+    title = "The booking has been rescheduled as often as allowed"
+
+
 # --- waitlist ---
 
 
@@ -108,3 +135,6 @@ class WaitlistEntryNotFound(NotFound):
 class NotWaiting(Conflict):
     code = "waitlist_entry_not_waiting"
     title = "The waitlist entry is no longer waiting"
+
+
+CONSTRAINT_ERRORS["booking_staff_no_overlap"] = StaffBusy

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from common.constraints import TimeRangeExclusion
+
 
 class BookingStatus(models.TextChoices):
     PENDING_PAYMENT = "PENDING_PAYMENT", "Pending payment"
@@ -23,6 +25,14 @@ SEAT_HOLDING_STATUSES = (
     BookingStatus.COMPLETED,
 )
 
+# States in which the assigned staff member's time is taken (the slot's time range):
+# cancelling, completing or rescheduling a booking frees it.
+STAFF_BUSY_STATUSES = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.IN_PROGRESS,
+    BookingStatus.AWAITING_COMPLETION,
+)
+
 
 class Booking(models.Model):
     """A customer's booking of ``quantity`` seats of a slot, at a variant's price."""
@@ -31,6 +41,11 @@ class Booking(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
     )
     slot = models.ForeignKey("partners.Slot", on_delete=models.PROTECT, related_name="bookings")
+    # Copies of slot.start / slot.end: the staff exclusion constraint needs the time on this
+    # row. Written with ``slot`` by every writer of it (book_slot, move_booking) and never
+    # otherwise; a slot's times cannot change while it has bookings (partners admin).
+    slot_start = models.DateTimeField()
+    slot_end = models.DateTimeField()
     # Denormalised from the slot so partner listings need no join.
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.PROTECT, related_name="bookings"
@@ -55,6 +70,11 @@ class Booking(models.Model):
         blank=True,
         related_name="bookings",
     )
+    # Moves by the customer (at most RESCHEDULE_MAX_TIMES), counted in the moving UPDATE.
+    reschedule_count = models.PositiveSmallIntegerField(default=0)
+    # Set when a partner's cancellation moved the booking to another partner: cancelling it
+    # before it starts is then a full refund whatever the tiers (refunds.policy).
+    reassigned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +82,17 @@ class Booking(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="booking_quantity_positive"),
+            # A staff member cannot be in two places: even two concurrent assignments of
+            # one person to overlapping bookings cannot both commit.
+            TimeRangeExclusion(
+                name="booking_staff_no_overlap",
+                start="slot_start",
+                end="slot_end",
+                equal="assigned_staff",
+                condition=Q(status__in=STAFF_BUSY_STATUSES, assigned_staff__isnull=False),
+                violation_error_code="staff_busy",
+                violation_error_message="The staff member has another booking at that time.",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="booking_customer_idx"),

@@ -66,6 +66,12 @@ class AssignmentSerializer(serializers.Serializer):
 # --- bookings -------------------------------------------------------------------------------
 
 
+class RescheduleRequestSerializer(serializers.Serializer):
+    slot_id = serializers.IntegerField(
+        min_value=1, help_text="Another slot of the booking's partner."
+    )
+
+
 class BookingEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
@@ -99,8 +105,8 @@ class BookingSerializer(serializers.ModelSerializer):
     variant_id = serializers.IntegerField(read_only=True)
     assigned_staff_id = serializers.IntegerField(read_only=True, allow_null=True)
     amount = serializers.IntegerField(source="amount_minor", read_only=True)
-    slot_start = serializers.DateTimeField(source="slot.start", read_only=True)
-    slot_end = serializers.DateTimeField(source="slot.end", read_only=True)
+    slot_start = serializers.DateTimeField(read_only=True)
+    slot_end = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Booking
@@ -117,6 +123,8 @@ class BookingSerializer(serializers.ModelSerializer):
             "assigned_staff_id",
             "slot_start",
             "slot_end",
+            "reschedule_count",
+            "reassigned_at",
             "created_at",
         ]
         read_only_fields = fields

@@ -172,6 +172,8 @@ def book_slot(
         booking = Booking.objects.create(
             customer=customer,
             slot=slot,
+            slot_start=slot.start,
+            slot_end=slot.end,
             partner_id=slot.partner_id,
             variant_id=variant_id,
             quantity=quantity,

@@ -10,3 +10,10 @@ booking_status_changed = Signal()
 # kwargs: booking. Higher layers snapshot what the booking was made under (refunds: the
 # refund terms in force); receivers write rows in that transaction, no network I/O.
 booking_created = Signal()
+
+# Sent by bookings.transitions.move_booking inside the transaction that moved a booking to
+# another slot without changing its status (a reschedule or a reassignment), with kwargs:
+# booking (refreshed, on its new slot), kind ("rescheduled" | "reassigned"), from_slot
+# (the slot it left, whose seats are free again), from_partner_id, actor, reason. The same
+# rules as booking_status_changed: receivers write rows, no network I/O.
+booking_moved = Signal()

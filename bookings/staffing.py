@@ -6,12 +6,13 @@ The code-verified steps of the service day (arrival, completion) build on it in
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.errors import BookingNotFound, InvalidTransition, StaffNotFound
+from bookings.errors import BookingNotFound, InvalidTransition, StaffBusy, StaffNotFound
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import record_event
+from common.constraints import violated_exclusion
 from common.locking import lock
 from partners.models import Staff
 
@@ -42,7 +43,10 @@ def assign_staff(*, partner, booking_id: int, staff_id: int, actor) -> Booking:
     One conditional UPDATE (``status = CONFIRMED``), so an assignment racing with the
     arrival either lands before it or fails with 409; each change is a ``staff_assigned``
     timeline event. Another partner's or inactive staff, or another's booking: 404.
-    Assigning the staff member already assigned changes nothing.
+    Assigning the staff member already assigned changes nothing. A staff member already
+    on an active booking whose time overlaps is :class:`StaffBusy` (409 ``staff_busy``),
+    decided by the database (exclusion constraint ``booking_staff_no_overlap``), so of
+    two concurrent assignments of one person to overlapping bookings one wins.
     """
     current = (
         lock(Booking.objects.filter(pk=booking_id, partner=partner))
@@ -59,9 +63,15 @@ def assign_staff(*, partner, booking_id: int, staff_id: int, actor) -> Booking:
         raise InvalidTransition(f"Staff can be assigned only to a confirmed booking, not {status}.")
     if previous_staff_id == staff.pk:
         return Booking.objects.get(pk=booking_id)
-    updated = Booking.objects.filter(
-        pk=booking_id, partner=partner, status=BookingStatus.CONFIRMED
-    ).update(assigned_staff=staff, updated_at=timezone.now())
+    try:
+        with transaction.atomic():  # savepoint: the violation must not poison the caller
+            updated = Booking.objects.filter(
+                pk=booking_id, partner=partner, status=BookingStatus.CONFIRMED
+            ).update(assigned_staff=staff, updated_at=timezone.now())
+    except IntegrityError as exc:
+        if violated_exclusion(exc) != "booking_staff_no_overlap":
+            raise
+        raise StaffBusy(f"{staff.name} has another booking at that time.") from None
     if updated != 1:  # pragma: no cover - the row lock above makes this unreachable
         raise InvalidTransition("Staff can be assigned only to a confirmed booking.")
     record_event(

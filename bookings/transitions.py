@@ -1,5 +1,8 @@
 """Booking state changes: one conditional UPDATE each, with a timeline event.
 
+Two kinds of change: a status transition (:func:`transition_booking`) and a move to
+another slot that keeps the status (:func:`move_booking`: reschedule, reassignment).
+
 Every other module (payments, otp, refunds) moves bookings only through
 :func:`transition_booking`, so the booking state machine of docs/architecture.md holds in
 one place: a transition is ``UPDATE ... WHERE id = %s AND status IN (...)``;
@@ -14,10 +17,11 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
-from bookings.errors import InvalidTransition
+from bookings.errors import InvalidTransition, SlotBlocked, SlotUnavailable
 from bookings.models import Booking, BookingEvent, BookingStatus
-from bookings.signals import booking_status_changed
+from bookings.signals import booking_moved, booking_status_changed
 from common.locking import lock
 from partners.models import Slot
 
@@ -147,3 +151,107 @@ def take_seats(*, slot_id: int, quantity: int) -> bool:
         )
         == 1
     )
+
+
+@transaction.atomic
+def move_booking(
+    *,
+    booking_id: int,
+    from_statuses: Iterable[str],
+    to_slot: Slot,
+    kind: str,
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
+    extra_updates: dict[str, Any] | None = None,
+    only_if: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> tuple[Booking, Slot]:
+    """Move a seat-holding booking in one of ``from_statuses`` to ``to_slot``; returns the
+    refreshed booking and the slot it left.
+
+    One transaction, so there is never a moment where both or neither seat sets are held:
+    the booking row is locked, then the two slot rows are changed in id order (two moves
+    in opposite directions queue instead of deadlocking): the new seats with
+    :func:`take_seats`' conditional UPDATE, the old ones released. The booking gets the
+    new slot, its partner and times, loses its assigned staff member (the time changed),
+    and ``extra_updates``; ``only_if`` adds conditions to the booking's UPDATE (e.g. a
+    count under its limit) and a mismatch is :class:`InvalidTransition`. A ``kind``
+    timeline entry records both slots; :data:`~bookings.signals.booking_moved` tells the
+    other apps (messages, codes, the old slot's waitlist).
+
+    Raises InvalidTransition (409) when the booking is in none of ``from_statuses``, holds
+    no seats, or fails ``only_if``; SlotBlocked / SlotUnavailable (409) when ``to_slot``
+    is blocked or has fewer free seats than the booking's quantity. Nothing changes then.
+    """
+    from_statuses = list(from_statuses)
+    current = (
+        lock(Booking.objects.filter(pk=booking_id))
+        .values_list("status", "holds_seats", "slot_id", "quantity", "partner_id")
+        .first()
+    )
+    if current is None or current[0] not in from_statuses or not current[1]:
+        raise InvalidTransition(
+            f"Booking cannot be moved from {current[0] if current else 'nowhere'}."
+        )
+    status, _holds, from_slot_id, quantity, from_partner_id = current
+    if from_slot_id == to_slot.pk:
+        raise ValueError("move_booking needs another slot")
+
+    def take() -> None:
+        if not take_seats(slot_id=to_slot.pk, quantity=quantity):
+            if Slot.objects.filter(pk=to_slot.pk, blocked=True).exists():
+                raise SlotBlocked("The partner has blocked this slot.")
+            raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
+
+    def release() -> None:
+        Slot.objects.filter(pk=from_slot_id).update(booked=F("booked") - quantity)
+
+    for step in (take, release) if to_slot.pk < from_slot_id else (release, take):
+        step()
+
+    updated = Booking.objects.filter(
+        pk=booking_id, status__in=from_statuses, holds_seats=True, **(only_if or {})
+    ).update(
+        slot=to_slot,
+        partner_id=to_slot.partner_id,
+        slot_start=to_slot.start,
+        slot_end=to_slot.end,
+        assigned_staff=None,
+        updated_at=timezone.now(),
+        **(extra_updates or {}),
+    )
+    if updated != 1:
+        # Only ``only_if`` can fail here (the row lock holds the rest); the caller's
+        # transaction rolls the seat changes back with this error.
+        raise InvalidTransition("The booking cannot be moved.")
+    from_slot = Slot.objects.get(pk=from_slot_id)
+    record_event(
+        booking_id=booking_id,
+        from_status=status,
+        to_status=status,
+        kind=kind,
+        actor=actor,
+        actor_label=actor_label,
+        reason=reason,
+        data={
+            "from_slot_id": from_slot_id,
+            "to_slot_id": to_slot.pk,
+            "from_partner_id": from_partner_id,
+            "to_partner_id": to_slot.partner_id,
+            "from_start": from_slot.start.isoformat(),
+            "to_start": to_slot.start.isoformat(),
+            **(data or {}),
+        },
+    )
+    booking = Booking.objects.get(pk=booking_id)
+    booking_moved.send(
+        sender=Booking,
+        booking=booking,
+        kind=kind,
+        from_slot=from_slot,
+        from_partner_id=from_partner_id,
+        actor=actor,
+        reason=reason,
+    )
+    return booking, from_slot

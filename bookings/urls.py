@@ -13,6 +13,11 @@ provider_detail = views.ProviderBookingViewSet.as_view({"get": "retrieve"})
 urlpatterns = [
     path("partners/assign", views.AssignPartnerView.as_view(), name="partner-assign"),
     path("bookings/<int:pk>", booking_detail, name="booking-detail"),
+    path(
+        "bookings/<int:booking_id>/reschedule",
+        views.RescheduleView.as_view(),
+        name="booking-reschedule",
+    ),
     path("provider/bookings", provider_list, name="provider-booking-list"),
     path("provider/bookings/<int:pk>", provider_detail, name="provider-booking-detail"),
     path(

@@ -5,7 +5,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings import selectors, staffing
+from bookings import rescheduling, selectors, staffing
 from bookings.errors import BookingNotFound, NoPartnerAvailable
 from bookings.models import Booking
 from bookings.serializers import (
@@ -16,9 +16,11 @@ from bookings.serializers import (
     BookingSerializer,
     ProviderBookingDetailSerializer,
     ProviderBookingSerializer,
+    RescheduleRequestSerializer,
+    customer_booking_data,
     provider_booking_data,
 )
-from common.idempotency import idempotent
+from common.idempotency import IDEMPOTENCY_KEY, idempotent
 from common.limits import UserRateThrottle
 from common.permissions import IsCustomer, IsPartner
 from common.problems import PROBLEM, PROBLEM_RESPONSES
@@ -155,6 +157,39 @@ def _detail_or_404(queryset, pk):
     return booking
 
 
+class RescheduleView(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        operation_id="bookings_reschedule",
+        summary="Move my booking to another slot of the same partner (nothing to pay)",
+        description="A PENDING_PAYMENT or CONFIRMED booking moves to another slot of its "
+        "partner, same variant and quantity, in one transaction (the new seats taken, the "
+        "old released and offered to that slot's waitlist). The answer is the booking with "
+        "the same `id`, `amount` and `payment`, the new `slot_id` and a `rescheduled` "
+        "timeline entry. The assigned staff member is cleared, a new arrival code is sent "
+        "(confirmed bookings), the partner gets `booking.rescheduled`. Allowed until "
+        "`RESCHEDULE_CUTOFF_HOURS` before the current start, `RESCHEDULE_MAX_TIMES` times. "
+        "Errors: 404 `booking_not_found`, `slot_not_found`; 400 `slot_in_past`, "
+        "`other_partner`, `variant_not_offered`, `variant_does_not_fit`; 409 "
+        "`slot_unavailable`, `slot_blocked`, `partner_unavailable`, "
+        "`reschedule_window_closed`, `reschedule_limit_reached`, `invalid_transition`.",
+        request=RescheduleRequestSerializer,
+        responses={200: BookingDetailSerializer, **PROBLEM_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, booking_id: int) -> Response:
+        data = RescheduleRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = rescheduling.reschedule_booking(
+            customer=request.user,
+            booking_id=booking_id,
+            slot_id=data.validated_data["slot_id"],
+        )
+        return Response(customer_booking_data(booking))
+
+
 class AssignStaffSerializer(serializers.Serializer):
     staff_id = serializers.IntegerField(min_value=1)
 
@@ -165,6 +200,8 @@ class AssignStaffView(APIView):
     @extend_schema(
         tags=["provider"],
         summary="Assign (or reassign until arrival) one of your staff to a confirmed booking",
+        description="A staff member cannot be on two active bookings whose times overlap: "
+        "409 `staff_busy` (enforced by the database, also for concurrent requests).",
         request=AssignStaffSerializer,
         responses={200: ProviderBookingDetailSerializer, **PROBLEM_RESPONSES},
     )

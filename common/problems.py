@@ -91,6 +91,18 @@ class Busy(DomainError):
     headers = {"Retry-After": "1"}
 
 
+# Database constraint name -> the domain error its violation means (apps register theirs
+# in their errors.py, e.g. ``booking_staff_no_overlap`` -> ``staff_busy``). Services catch
+# the violations they expect; this is the net for any other writer.
+CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {}
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint an IntegrityError reports (PostgreSQL), else None."""
+    diag = getattr(getattr(exc, "__cause__", None), "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
     """Whether a database error is PostgreSQL's ``lock_not_available`` (SQLSTATE 55P03)."""
     cause = getattr(exc, "__cause__", None)
@@ -213,6 +225,8 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error becomes problem details."""
     if isinstance(exc, DatabaseError) and is_lock_timeout(exc):
         exc = Busy()
+    if isinstance(exc, IntegrityError) and violated_constraint(exc) in CONSTRAINT_ERRORS:
+        exc = CONSTRAINT_ERRORS[violated_constraint(exc)]()
     if isinstance(exc, DomainError):
         set_rollback()
         response = problem_response(

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # ExclusionConstraint (common.constraints): slots and staff never overlap in time.
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt",
     "django_filters",
@@ -275,6 +277,12 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled in config/celery.py from each app's sc
 
 # --- Domain knobs ---------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
+# A customer may move a booking until this long before it starts, at most this many times.
+RESCHEDULE_CUTOFF_HOURS = env_int("RESCHEDULE_CUTOFF_HOURS", 2)
+RESCHEDULE_MAX_TIMES = env_int("RESCHEDULE_MAX_TIMES", 2)
+# A partner's cancelled booking goes to another partner's slot starting within this many
+# minutes of the original start (0: exactly the same time).
+REASSIGN_WINDOW_MINUTES = env_int("REASSIGN_WINDOW_MINUTES", 0)
 # Longest wait for a row lock (common.locking) before the request answers 503 `busy`.
 LOCK_TIMEOUT_MS = env_int("LOCK_TIMEOUT_MS", 3000)
 # Partners may open slots at most this many days ahead.

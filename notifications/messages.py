@@ -23,6 +23,8 @@ class Kind:
     BOOKING_CONFIRMED = "booking_confirmed"
     BOOKING_REMINDER = "booking_reminder"
     BOOKING_CANCELLED = "booking_cancelled"
+    BOOKING_RESCHEDULED = "booking_rescheduled"
+    BOOKING_REASSIGNED = "booking_reassigned"
     REFUND = "refund"
     OTP_ARRIVAL = "otp_arrival"
     OTP_COMPLETION = "otp_completion"
@@ -53,6 +55,25 @@ TEMPLATES: dict[str, MessageTemplate] = {
             "{reason_line}"
         ),
         sms="Slotwise: booking #{booking_id} on {start} was cancelled.",
+    ),
+    Kind.BOOKING_RESCHEDULED: MessageTemplate(
+        subject="Booking #{booking_id} moved to {start}",
+        body=(
+            "Your booking #{booking_id} for {service} with {partner} moved from "
+            "{previous_start} to {start}. Nothing more to pay.\n"
+            "A new arrival code will be sent to you; the old one no longer works."
+        ),
+        sms="Slotwise: booking #{booking_id} with {partner} moved to {start}.",
+    ),
+    Kind.BOOKING_REASSIGNED: MessageTemplate(
+        subject="Booking #{booking_id}: {partner} will do the job",
+        body=(
+            "{previous_partner} had to cancel your booking #{booking_id} for {service} on "
+            "{start}. {partner} takes it over at {start}, at the same price; nothing more "
+            "to pay.\nA new arrival code will be sent to you. If this does not suit you, "
+            "cancelling before the start refunds you in full."
+        ),
+        sms="Slotwise: booking #{booking_id} on {start} is now with {partner}.",
     ),
     Kind.REFUND: MessageTemplate(
         subject="Refund for booking #{booking_id}: {refund_status}",

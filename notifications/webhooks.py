@@ -58,6 +58,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "booking.in_progress",
     "booking.awaiting_completion",
     "booking.completed",
+    "booking.rescheduled",
+    "booking.reassigned",
 )
 
 

@@ -13,12 +13,12 @@ import logging
 from django.dispatch import receiver
 
 from bookings.models import BookingStatus
-from bookings.signals import booking_status_changed
+from bookings.signals import booking_moved, booking_status_changed
 from notifications.delivery import register_code_issuer
 from notifications.messages import OTP_KINDS
 from otp.models import OtpPurpose
 from otp.service_day import completion_code_recipient
-from otp.services import issue_code_for_message, request_code
+from otp.services import issue_code_for_message, request_code, retire_codes
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +51,18 @@ def send_code_for_next_step(*, booking, from_status, to_status, **kwargs) -> Non
             recipient=recipient,
             enforce_limit=False,
         )
+
+
+@receiver(booking_moved, dispatch_uid="otp.new_arrival_code_on_move")
+def replace_arrival_code(*, booking, **kwargs) -> None:
+    """A confirmed booking that moved (rescheduled, reassigned) gets a new arrival code;
+    the old one stops working at once. An unpaid one gets its code on confirmation."""
+    if booking.status != BookingStatus.CONFIRMED:
+        return
+    retire_codes(booking_id=booking.pk, purpose=OtpPurpose.ARRIVAL)
+    request_code(
+        booking=booking,
+        purpose=OtpPurpose.ARRIVAL,
+        recipient=booking.customer,
+        enforce_limit=False,
+    )

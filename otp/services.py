@@ -102,6 +102,15 @@ def request_code(
         )
 
 
+def retire_codes(*, booking_id: int, purpose: str) -> int:
+    """Supersede the booking's unused ``purpose`` codes now (joins the caller's
+    transaction); returns how many. Used when the booking moved: the old arrival code
+    must not open the new appointment while the new one is on its way."""
+    return BookingOtp.objects.filter(
+        booking_id=booking_id, purpose=purpose, used_at__isnull=True, superseded_at__isnull=True
+    ).update(superseded_at=timezone.now())
+
+
 @transaction.atomic
 def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None) -> str:
     """Create a new code for the booking's step and return it (plain, for sending only).

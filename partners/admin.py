@@ -99,7 +99,10 @@ class AvailabilityFilter(admin.SimpleListFilter):
 
 
 class SlotAdminForm(forms.ModelForm):
-    """The API's slot rules for hand-edited slots: ends after start, no overlap, fits bookings."""
+    """The API's slot rules for hand-edited slots: ends after start, fits bookings, and no
+    overlap (the model's exclusion constraint ``slot_no_overlap``, checked by model
+    validation like any constraint). A slot with bookings keeps its partner and times:
+    its bookings carry them (move a booking by rescheduling it)."""
 
     class Meta:
         model = Slot
@@ -107,15 +110,15 @@ class SlotAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        partner, start, end = data.get("partner"), data.get("start"), data.get("end")
+        start, end = data.get("start"), data.get("end")
         if start and end and end <= start:
             self.add_error("end", "Must be after start.")
-        elif partner and start and end:
-            overlapping = Slot.objects.filter(partner=partner, start__lt=end, end__gt=start)
-            if self.instance.pk:
-                overlapping = overlapping.exclude(pk=self.instance.pk)
-            if overlapping.exists():
-                raise forms.ValidationError("This slot overlaps another slot of the partner.")
+        moved = [name for name in ("partner", "start", "end") if name in self.changed_data]
+        if self.instance.pk and moved and self.instance.bookings.exists():
+            raise forms.ValidationError(
+                "This slot has bookings: its partner and times cannot change. "
+                "Reschedule the bookings first, or create another slot."
+            )
         capacity = data.get("capacity")
         if self.instance.pk and capacity is not None and capacity < self.instance.booked:
             self.add_error("capacity", f"{self.instance.booked} seats are already booked.")

@@ -79,6 +79,16 @@ PARTNERS = [
         user_email=PARTNER_EMAIL,
         slot_minutes=180,
     ),
+    # A second home-cleaning partner in Bengaluru, at the same hours: when Sparkle cancels a
+    # confirmed booking, Shine takes it over (README walk-through, reassignment).
+    DemoPartner(
+        "Shine Homes",
+        "bengaluru",
+        ("home-cleaning",),
+        "4.20",
+        ("Kiran Das",),
+        slot_minutes=180,
+    ),
     DemoPartner(
         "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
     ),

@@ -1,6 +1,6 @@
 """Partner-catalog errors, each with its stable problem ``code``."""
 
-from common.problems import Conflict, InvalidRequest, NotFound
+from common.problems import CONSTRAINT_ERRORS, Conflict, InvalidRequest, NotFound
 
 
 class SlotOverlap(Conflict):
@@ -28,3 +28,6 @@ class PartnerNotFound(NotFound):
 
     code = "partner_not_found"
     title = "No such partner"
+
+
+CONSTRAINT_ERRORS["slot_no_overlap"] = SlotOverlap

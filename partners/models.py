@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from common.constraints import TimeRangeExclusion
+
 
 @cache
 def _iana_time_zones() -> frozenset[str]:
@@ -154,9 +156,18 @@ class Slot(models.Model):
             ),
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="slot_end_after_start"),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="slot_capacity_positive"),
+            # Slots of one partner never overlap, whoever writes them (API, admin, bulk).
+            TimeRangeExclusion(
+                name="slot_no_overlap",
+                start="start",
+                end="end",
+                equal="partner",
+                violation_error_code="slot_overlap",
+                violation_error_message="This slot overlaps another slot of the partner.",
+            ),
         ]
         indexes = [
-            # Listing a partner's slots by time, and the overlap check on create.
+            # Listing a partner's slots by time.
             models.Index(fields=["partner", "start"], name="slot_partner_start_idx"),
             # Assignment: open slots by time; rows leave the index when full or blocked.
             models.Index(

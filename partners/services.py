@@ -7,11 +7,11 @@ from functools import reduce
 from operator import or_
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from common.locking import lock
+from common.constraints import violated_exclusion
 from partners.errors import InvalidSlotWindow, SlotNotFound, SlotOverlap, StaffNotFound
 from partners.models import Partner, Slot, Staff
 
@@ -57,6 +57,23 @@ def _overlaps_among(specs: Sequence[SlotSpec]) -> list[dict]:
     return conflicts
 
 
+def _conflicts_with_existing(
+    *, partner_id: int, specs: Sequence[SlotSpec], exclude_ids: Iterable[int] = ()
+) -> list[dict]:
+    window = reduce(or_, (Q(start__lt=spec.end, end__gt=spec.start) for spec in specs))
+    existing = list(
+        Slot.objects.filter(window, partner_id=partner_id)
+        .exclude(pk__in=list(exclude_ids))
+        .values("id", "start", "end")
+    )
+    return [
+        {"index": index, "slot_id": slot["id"]}
+        for index, spec in enumerate(specs)
+        for slot in existing
+        if _overlaps(spec.start, spec.end, slot["start"], slot["end"])
+    ]
+
+
 @transaction.atomic
 def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     """Create all ``specs`` as slots of the partner, or none of them.
@@ -64,8 +81,9 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     Guarantees: atomic; every slot ends after it starts, starts in the future and ends at
     most ``SLOT_MAX_DAYS_AHEAD`` days from now (``InvalidSlotWindow``, 400); no two of the
     partner's slots overlap, neither within the request nor with existing slots
-    (``SlotOverlap``, 409). The partner row is locked while checking, so concurrent bulk
-    creates for one partner are serialised and cannot race each other into an overlap.
+    (``SlotOverlap``, 409). The database enforces the last rule (exclusion constraint
+    ``slot_no_overlap``), so concurrent creates for one partner cannot race into an
+    overlap; the error lists the slots it overlaps.
     """
     if not specs:
         return []
@@ -73,25 +91,31 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     among = _overlaps_among(specs)
     if among:
         raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
-    # The lock is the partner row: a cheap, single point every creator of this partner's
-    # slots must pass, whatever time range it writes.
-    lock(Partner.objects.filter(pk=partner_id)).values_list("pk").get()
-    window = reduce(or_, (Q(start__lt=spec.end, end__gt=spec.start) for spec in specs))
-    existing = list(Slot.objects.filter(window, partner_id=partner_id).values("id", "start", "end"))
-    if existing:
-        conflicts = [
-            {"index": index, "slot_id": slot["id"]}
-            for index, spec in enumerate(specs)
-            for slot in existing
-            if _overlaps(spec.start, spec.end, slot["start"], slot["end"])
-        ]
+    try:
+        with transaction.atomic():  # savepoint: the violation must not poison the caller
+            created = Slot.objects.bulk_create(
+                Slot(partner_id=partner_id, start=spec.start, end=spec.end, capacity=spec.capacity)
+                for spec in specs
+            )
+            if connection.vendor != "postgresql":
+                # No exclusion constraint without PostgreSQL (the embedded SQLite default,
+                # whose writers are serialised): the same rule as a query.
+                conflicts = _conflicts_with_existing(
+                    partner_id=partner_id, specs=specs, exclude_ids=[s.pk for s in created]
+                )
+                if conflicts:
+                    raise SlotOverlap(
+                        "Slots overlap slots the partner already has.",
+                        errors={"slots": conflicts},
+                    )
+    except IntegrityError as exc:
+        if violated_exclusion(exc) != "slot_no_overlap":
+            raise
         raise SlotOverlap(
-            "Slots overlap slots the partner already has.", errors={"slots": conflicts}
-        )
-    return Slot.objects.bulk_create(
-        Slot(partner_id=partner_id, start=spec.start, end=spec.end, capacity=spec.capacity)
-        for spec in specs
-    )
+            "Slots overlap slots the partner already has.",
+            errors={"slots": _conflicts_with_existing(partner_id=partner_id, specs=specs)},
+        ) from None
+    return created
 
 
 def _set_blocked(*, partner_id: int, slot_id: int, blocked: bool) -> Slot:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from bookings.models import SEAT_HOLDING_STATUSES, BookingStatus, WaitlistEntry, WaitlistStatus
-from bookings.signals import booking_status_changed
+from bookings.signals import booking_moved, booking_status_changed
 from payments.models import Gateway, Payment
 from payments.tasks import expire_gateway_order, promote_waitlist_task
 
@@ -51,14 +51,20 @@ def offer_freed_seats(*, booking, from_status, to_status, **kwargs) -> None:
         and from_status in SEAT_HOLDING_STATUSES
         and not booking.holds_seats
     )
-    if not released:
-        return
+    if released:
+        _promote_after_commit(slot_id=booking.slot_id)
+
+
+@receiver(booking_moved, dispatch_uid="payments.offer_seats_left_by_a_move")
+def offer_seats_left_by_a_move(*, from_slot, **kwargs) -> None:
+    """A reschedule or reassignment freed the old slot's seats without a status change."""
+    _promote_after_commit(slot_id=from_slot.pk)
+
+
+def _promote_after_commit(*, slot_id: int) -> None:
     # join_waitlist locks the slot row, which this transaction has updated: a waiter
     # who joined before us is visible here, one who joins after sees the free seats.
-    if not WaitlistEntry.objects.filter(
-        slot_id=booking.slot_id, status=WaitlistStatus.WAITING
-    ).exists():
+    if not WaitlistEntry.objects.filter(slot_id=slot_id, status=WaitlistStatus.WAITING).exists():
         return
-    slot_id = booking.slot_id
     # robust: a broker outage must not fail the committed release; the sweep recovers.
     transaction.on_commit(lambda: promote_waitlist_task.delay(slot_id), robust=True)

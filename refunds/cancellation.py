@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
 
 from bookings.errors import AlreadyCancelled, BookingNotFound, InvalidTransition
 from bookings.models import Booking, BookingStatus
+from bookings.reassignment import reassign_booking
 from bookings.transitions import transition_booking
 from payments.services import lock_payment_of_booking
 from refunds.models import Refund
@@ -17,6 +18,16 @@ from refunds.services import create_refund, refundable_amount
 from refunds.services.terms import refund_terms_of
 
 CANCELLABLE_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+
+
+class Cancellation(NamedTuple):
+    """What a cancel request did: ``outcome`` is ``"refunded"`` (the booking is
+    CANCELLED; ``refund`` is its refund, None when nothing was paid) or ``"reassigned"``
+    (a provider cancel moved the booking to another partner; no refund)."""
+
+    booking: Booking
+    refund: Refund | None
+    outcome: Literal["refunded", "reassigned"]
 
 
 def _owned_booking(*, booking_id: int, actor, by: str) -> Booking:
@@ -36,8 +47,13 @@ def _owned_booking(*, booking_id: int, actor, by: str) -> Booking:
 @transaction.atomic
 def cancel_booking(
     *, booking_id: int, actor, by: Literal["customer", "provider"], reason: str
-) -> tuple[Booking, Refund | None]:
+) -> Cancellation:
     """Cancel a PENDING_PAYMENT or CONFIRMED booking and record its refund, atomically.
+
+    A provider cancelling a CONFIRMED booking first has it reassigned: when another
+    partner has a free slot at the same time (:func:`bookings.reassignment.
+    reassign_booking`), the booking moves there, stays CONFIRMED with its payment, and
+    the outcome is ``"reassigned"``; otherwise it is cancelled with the refund below.
 
     One transaction: the payment row is locked first (``common.locking`` order: payment,
     then booking), the booking moves to CANCELLED with a conditional
@@ -55,6 +71,10 @@ def cancel_booking(
     """
     booking = _owned_booking(booking_id=booking_id, actor=actor, by=by)
     payment = lock_payment_of_booking(booking_id=booking.pk)
+    if by == "provider":
+        moved = reassign_booking(booking_id=booking.pk, actor=actor, reason=reason)
+        if moved is not None:
+            return Cancellation(moved, None, "reassigned")
     try:
         booking, _previous = transition_booking(
             booking_id=booking.pk,
@@ -72,7 +92,7 @@ def cancel_booking(
         raise
 
     if payment is None or payment.captured_amount_minor == 0:
-        return booking, None
+        return Cancellation(booking, None, "refunded")
     policy = refund_terms_of(booking=booking)  # the terms fixed when it was booked
     percent = refund_percent(
         policy=policy,
@@ -80,6 +100,7 @@ def cancel_booking(
         staff_assigned=booking.assigned_staff_id is not None,
         now=timezone.now(),
         slot_start=booking.slot.start,
+        reassigned=booking.reassigned_at is not None,
     )
     amount = min(
         refund_amount(payment.captured_amount_minor, percent),
@@ -95,4 +116,4 @@ def cancel_booking(
         percent=percent,
         policy_version=policy.version,
     )
-    return booking, refund
+    return Cancellation(booking, refund, "refunded")

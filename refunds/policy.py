@@ -16,11 +16,19 @@ CancelledBy = Literal["customer", "provider"]
 
 
 def refund_percent(
-    *, policy, by: CancelledBy, staff_assigned: bool, now: datetime, slot_start: datetime
+    *,
+    policy,
+    by: CancelledBy,
+    staff_assigned: bool,
+    now: datetime,
+    slot_start: datetime,
+    reassigned: bool = False,
 ) -> int:
     """The refund percentage (0..100) for a cancellation at ``now``.
 
     - the provider cancels: ``policy.provider_cancel_percent``;
+    - the customer cancels a booking that was reassigned to another partner (its own
+      partner cancelled) before it starts: 100, whatever the tiers;
     - the customer cancels before any staff member is assigned: ``policy.unassigned_percent``;
     - otherwise the first tier (highest threshold first) with
       ``slot_start - now >= min_hours_before`` hours, exact to the microsecond: with the
@@ -32,6 +40,8 @@ def refund_percent(
         return int(policy.provider_cancel_percent)
     if by != "customer":
         raise ValueError(f"unknown canceller {by!r}")
+    if reassigned and now < slot_start:
+        return 100
     if not staff_assigned:
         return int(policy.unassigned_percent)
     notice = slot_start - now

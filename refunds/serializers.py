@@ -50,9 +50,19 @@ class CancelledBookingSerializer(_WithRefund, BookingDetailSerializer):
 
 
 class ProviderCancelledBookingSerializer(_WithRefund, ProviderBookingDetailSerializer):
+    outcome = serializers.SerializerMethodField(
+        help_text="`refunded`: the booking is CANCELLED (with `refund`); `reassigned`: "
+        "another partner took it over (new `partner_id` and `slot_id`, still CONFIRMED, "
+        "no refund)."
+    )
+
     class Meta(ProviderBookingDetailSerializer.Meta):
-        fields = [*ProviderBookingDetailSerializer.Meta.fields, "refund"]
+        fields = [*ProviderBookingDetailSerializer.Meta.fields, "refund", "outcome"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["refunded", "reassigned"]))
+    def get_outcome(self, booking) -> str:
+        return self.context.get("outcome", "refunded")
 
 
 class DisputeCreateSerializer(serializers.Serializer):

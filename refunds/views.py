@@ -35,24 +35,26 @@ class _CancelView(APIView):
     by = ""
     response_serializer: type[serializers.Serializer]
 
-    def visible_bookings(self, request):
+    def visible_bookings(self, request, booking):
         raise NotImplementedError
 
     def post(self, request, pk: int):
         serializer = CancelRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        booking, refund = cancel_booking(
+        result = cancel_booking(
             booking_id=pk,
             actor=request.user,
             by=self.by,
             reason=serializer.validated_data["reason"],
         )
         booking = booking_selectors.booking_detail(
-            queryset=self.visible_bookings(request), booking_id=booking.pk
+            queryset=self.visible_bookings(request, result.booking), booking_id=result.booking.pk
         )
+        refund = result.refund
         if refund is not None:
             refund.refresh_from_db()
-        return Response(self.response_serializer(booking, context={"refund": refund}).data)
+        context = {"refund": refund, "outcome": result.outcome}
+        return Response(self.response_serializer(booking, context=context).data)
 
 
 class CustomerCancelView(_CancelView):
@@ -60,7 +62,7 @@ class CustomerCancelView(_CancelView):
     by = "customer"
     response_serializer = CancelledBookingSerializer
 
-    def visible_bookings(self, request):
+    def visible_bookings(self, request, booking):
         return booking_selectors.customer_bookings(customer=request.user)
 
     @extend_schema(
@@ -79,11 +81,21 @@ class ProviderCancelView(_CancelView):
     by = "provider"
     response_serializer = ProviderCancelledBookingSerializer
 
-    def visible_bookings(self, request):
-        return booking_selectors.partner_bookings(partner=request.user.partner)
+    def visible_bookings(self, request, booking):
+        # A reassigned booking now belongs to the partner that took it over; the answer
+        # shows it as it is (partners and their slots are public) and says so in
+        # ``outcome``. Afterwards it is no longer in this partner's list.
+        return booking_selectors.partner_bookings(partner=booking.partner)
 
     @extend_schema(
-        summary="Cancel a booking of my partner (full refund by default policy)",
+        summary="Cancel a booking of my partner: reassigned to another partner if one is "
+        "free at the same time, else cancelled with a full refund",
+        description="A CONFIRMED booking is first offered to another active, verified "
+        "partner of the city with the same service variant and a free slot starting at "
+        "the same time (within `REASSIGN_WINDOW_MINUTES`), ranked like `partners/assign`: "
+        "then it moves there, stays CONFIRMED with its payment, and `outcome` is "
+        "`reassigned` (the booking leaves your list). Otherwise it is CANCELLED with the "
+        "provider-cancel refund and `outcome` is `refunded`.",
         request=CancelRequestSerializer,
         responses={
             200: ProviderCancelledBookingSerializer,

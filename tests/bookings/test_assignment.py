@@ -51,7 +51,8 @@ def test_ignores_ineligible_partners_and_slots_and_prefers_the_earliest_start(ci
     _slot(PartnerFactory(city=city, services=[other_service], rating="5.00"), early)
     eligible = PartnerFactory(city=city, services=[service], rating="3.00")
     _slot(eligible, early, capacity=2, booked=2)  # full
-    _slot(eligible, early, blocked=True)
+    # (slots of one partner never overlap: the blocked one is another partner's)
+    _slot(PartnerFactory(city=city, services=[service], rating="5.00"), early, blocked=True)
     _slot(eligible, timezone.now() - timedelta(hours=1))  # in the past
     expected = _slot(eligible, late, capacity=3, booked=2)
     _slot(PartnerFactory(city=city, services=[service], rating="5.00"), late + timedelta(hours=1))

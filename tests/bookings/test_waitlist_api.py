@@ -144,8 +144,8 @@ def test_past_blocked_unknown_slot_and_foreign_variant_are_rejected_like_booking
     customer_client, make_slot, variant, partner
 ):
     past = make_slot(capacity=1, hours=-1)
-    blocked = make_slot(capacity=1, blocked=True)
-    full = make_slot(capacity=1)
+    blocked = make_slot(capacity=1, blocked=True, hours=50)
+    full = make_slot(capacity=1, hours=52)
     BookingFactory(slot=full, variant=variant, status=BookingStatus.CONFIRMED)
     foreign = ServiceVariantFactory()  # a service the partner does not offer
     too_long = ServiceVariantFactory(  # the slot is one hour long

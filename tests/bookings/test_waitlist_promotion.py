@@ -38,8 +38,8 @@ def _cancel(booking, capture):
         )
 
 
-def _full(make_slot, variant, *quantities):
-    slot = make_slot(capacity=sum(quantities))
+def _full(make_slot, variant, *quantities, hours=48):
+    slot = make_slot(capacity=sum(quantities), hours=hours)
     bookings = [
         BookingFactory(slot=slot, variant=variant, quantity=q, status=BookingStatus.CONFIRMED)
         for q in quantities
@@ -345,11 +345,13 @@ def test_the_sweep_serves_added_capacity_and_expires_entries_of_started_slots(
     make_slot, variant, django_capture_on_commit_callbacks
 ):
     grown, _ = _full(make_slot, variant, 1)
-    started, _ = _full(make_slot, variant, 1)
+    started, _ = _full(make_slot, variant, 1, hours=50)
     served = _wait(grown, variant)
     too_late = _wait(started, variant)
     type(grown).objects.filter(pk=grown.pk).update(capacity=2)  # partner added a seat
-    type(started).objects.filter(pk=started.pk).update(start=timezone.now() - timedelta(minutes=1))
+    type(started).objects.filter(pk=started.pk).update(
+        start=timezone.now() - timedelta(minutes=1), end=timezone.now() + timedelta(minutes=59)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         offered = sweep_waitlists()

@@ -27,6 +27,8 @@ class BookingFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     slot = factory.SubFactory(SlotFactory)
+    slot_start = factory.LazyAttribute(lambda o: o.slot.start)
+    slot_end = factory.LazyAttribute(lambda o: o.slot.end)
     partner = factory.LazyAttribute(lambda o: o.slot.partner)
     variant = factory.SubFactory(ServiceVariantFactory)
     quantity = 1

@@ -10,11 +10,13 @@ every error) must match the schema.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -57,7 +59,8 @@ def world(db):
     customer = CustomerFactory()
     variant = ServiceVariantFactory()
     partner = PartnerFactory(services=[variant.service])
-    SlotFactory(partner=partner, capacity=3)
+    # A day after the confirmed booking's slot: a partner's slots never overlap.
+    SlotFactory(partner=partner, capacity=3, start=timezone.now() + timedelta(days=3))
     confirmed_booking(customer=customer, partner=partner)
     return {"customer": customer, "partner": partner.user, "support": SupportUserFactory()}
 

@@ -220,7 +220,9 @@ def test_the_row_is_written_in_the_status_change_transaction_and_sent_only_after
 def test_cancelling_a_confirmed_booking_sends_booking_cancelled_but_an_unpaid_one_sends_nothing(
     hooked_partner,
 ):
-    unpaid = BookingFactory(slot=SlotFactory(partner=hooked_partner))
+    unpaid = BookingFactory(
+        slot=SlotFactory(partner=hooked_partner, start=timezone.now() + timedelta(days=5))
+    )
     transition_booking(
         booking_id=unpaid.pk,
         from_statuses=[BookingStatus.PENDING_PAYMENT],

@@ -37,6 +37,8 @@ def test_a_new_partner_has_no_webhook_and_no_secret(partner_client):
             "booking.completed",
             "booking.confirmed",
             "booking.in_progress",
+            "booking.reassigned",
+            "booking.rescheduled",
         ],
     }
 

@@ -4,6 +4,7 @@ import pytest
 from django.db.models import F
 
 from partners.models import City, Partner, Slot
+from tests.factories.bookings import BookingFactory
 from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
 
 
@@ -216,3 +217,25 @@ def test_admin_add_city_accepts_an_iana_time_zone(admin_client):
 
     assert response.status_code == 302
     assert City.objects.get(slug="bengaluru-north").time_zone == "Asia/Kolkata"
+
+
+@pytest.mark.django_db
+def test_admin_cannot_move_a_slot_that_has_bookings(admin_client):
+    slot = SlotFactory()
+    BookingFactory(slot=slot)
+    later = slot.start + timedelta(days=1)
+    form = {
+        "partner": slot.partner_id,
+        "start_0": later.strftime("%Y-%m-%d"),
+        "start_1": later.strftime("%H:%M:%S"),
+        "end_0": (later + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "end_1": (later + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "capacity": 1,
+    }
+
+    response = admin_client.post(f"/admin/partners/slot/{slot.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "has bookings" in str(response.context["adminform"].form.non_field_errors())
+    moved = type(slot).objects.get(pk=slot.pk)
+    assert moved.start == slot.start

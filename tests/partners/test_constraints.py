@@ -6,7 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from partners.models import Slot
-from tests.factories.partners import CityFactory, SlotFactory
+from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
 
 
 def _violated_constraint(exc: pytest.ExceptionInfo) -> str:
@@ -67,3 +67,16 @@ def test_city_time_zone_must_be_an_iana_zone():
 
     assert exc.value.error_dict["time_zone"][0].code == "invalid_time_zone"
     CityFactory.build(slug="typo-town", time_zone="Asia/Kolkata").full_clean()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_overlapping_slots_of_one_partner_but_not_adjacent_ones():
+    slot = SlotFactory()
+    with pytest.raises(IntegrityError, match="slot_no_overlap"), transaction.atomic():
+        Slot.objects.create(
+            partner=slot.partner,
+            start=slot.start + timedelta(minutes=30),
+            end=slot.end + timedelta(minutes=30),
+        )
+    Slot.objects.create(partner=slot.partner, start=slot.end, end=slot.end + timedelta(hours=1))
+    Slot.objects.create(partner=PartnerFactory(), start=slot.start, end=slot.end)

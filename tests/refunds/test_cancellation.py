@@ -44,7 +44,8 @@ def _refund_runs(callbacks) -> int:
 def _cancel(booking, *, by="customer", reason="plans changed", actor=None):
     if actor is None:
         actor = booking.customer if by == "customer" else booking.partner.user
-    return cancel_booking(booking_id=booking.pk, actor=actor, by=by, reason=reason)
+    result = cancel_booking(booking_id=booking.pk, actor=actor, by=by, reason=reason)
+    return result.booking, result.refund
 
 
 @pytest.mark.django_db

@@ -30,7 +30,7 @@ def test_cancellation_manual_and_dispute_refunds_share_one_ceiling(captured_paym
     payment = captured_payment(amount=49900)
     booking = payment.booking
     with time_machine.travel(booking.slot.start - timedelta(hours=13), tick=False):
-        _b, automatic = cancel_booking(
+        _b, automatic, _outcome = cancel_booking(
             booking_id=booking.pk, actor=booking.customer, by="customer", reason="late"
         )
     assert automatic.amount_minor == 24950
@@ -135,7 +135,7 @@ def test_cancel_manual_and_dispute_refunds_racing_on_one_booking_stay_within_the
     def cancel():
         return cancel_booking(
             booking_id=booking.pk, actor=booking.customer, by="customer", reason="race"
-        )[1]
+        ).refund
 
     def resolve_dispute():
         return services.resolve_dispute_with_refund(
