@@ -202,3 +202,27 @@ class WaitlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"Waitlist #{self.pk} slot {self.slot_id} ({self.status})"
+
+
+class PendingBookings(models.Model):
+    """How many unpaid (PENDING_PAYMENT) bookings a customer holds.
+
+    The ``MAX_PENDING_BOOKINGS`` cap is checked and counted by one conditional upsert of
+    this row (``bookings.pending``): concurrent bookings of one customer queue on it, so
+    they cannot all slip under the cap. ``book_slot`` adds one; ``transition_booking``
+    takes one off when a booking leaves PENDING_PAYMENT.
+    """
+
+    customer = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "pending bookings"
+
+    def __str__(self) -> str:
+        return f"{self.count} unpaid booking(s) of user {self.customer_id}"

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import seats
+from bookings import pending, seats
 from bookings.errors import (
     InvalidTransition,
     PartnerUnavailable,
@@ -67,21 +66,13 @@ def bookable_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
     return variant
 
 
-def _check_pending_limit(*, customer) -> None:
-    """Refuse a booking beyond ``MAX_PENDING_BOOKINGS`` unpaid ones of the customer.
-
-    The customer's row is locked first, so concurrent bookings of one customer count
-    one after the other and cannot all slip under the limit.
-    """
-    lock(get_user_model().objects.filter(pk=customer.pk)).values_list("pk").get()
-    limit = settings.MAX_PENDING_BOOKINGS
-    pending = Booking.objects.filter(
-        customer_id=customer.pk, status=BookingStatus.PENDING_PAYMENT
-    ).count()
-    if pending >= limit:
+def _count_pending(*, customer, capped: bool) -> None:
+    """Count the new unpaid booking of ``customer``; refuse one beyond
+    ``MAX_PENDING_BOOKINGS`` (``capped``) with :class:`TooManyPendingBookings`."""
+    cap = settings.MAX_PENDING_BOOKINGS if capped else None
+    if not pending.add_pending(customer_id=customer.pk, cap=cap):
         raise TooManyPendingBookings(
-            f"You already have {pending} unpaid booking(s); pay or cancel one first "
-            f"(at most {limit})."
+            f"You already have {cap} unpaid booking(s); pay or cancel one first (at most {cap})."
         )
 
 
@@ -164,8 +155,7 @@ def book_slot(
         raise ValueError("quantity must be at least 1")
     with transaction.atomic():
         now = timezone.now()
-        if enforce_pending_limit:
-            _check_pending_limit(customer=customer)
+        _count_pending(customer=customer, capped=enforce_pending_limit)
         slot, price_minor, currency = _take_bookable_seats(
             slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
         )

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from bookings.errors import InvalidTransition, SlotBlocked, SlotUnavailable
 from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.pending import remove_pending
 from bookings.signals import booking_moved, booking_status_changed
 from common.locking import lock
 from partners.models import Slot
@@ -99,14 +100,14 @@ def transition_booking(
     # real guard, the lock just makes the recorded from-status exact.
     current = (
         lock(Booking.objects.filter(pk=booking_id))
-        .values_list("status", "holds_seats", "slot_id", "quantity")
+        .values_list("status", "holds_seats", "slot_id", "quantity", "customer_id")
         .first()
     )
     if current is None or current[0] not in from_statuses:
         raise InvalidTransition(
             f"Booking cannot move to {to_status} from {current[0] if current else 'nowhere'}."
         )
-    previous_status, holds_seats, slot_id, quantity = current
+    previous_status, holds_seats, slot_id, quantity, customer_id = current
 
     updates: dict[str, Any] = {"status": to_status, **(extra_updates or {})}
     release = release_seats and holds_seats
@@ -117,6 +118,8 @@ def transition_booking(
         raise InvalidTransition(f"Booking cannot move to {to_status}.")
     if release:
         Slot.objects.filter(pk=slot_id).update(booked=F("booked") - quantity)
+    if previous_status == BookingStatus.PENDING_PAYMENT:
+        remove_pending(customer_id=customer_id)
 
     record_event(
         booking_id=booking_id,

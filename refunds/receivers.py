@@ -16,7 +16,7 @@ from refunds.services.terms import record_refund_terms
 @receiver(booking_created, sender=Booking, dispatch_uid="refunds.snapshot_refund_terms")
 def snapshot_refund_terms(*, booking: Booking, **kwargs) -> None:
     """A new booking keeps the refund terms in force now (same transaction)."""
-    record_refund_terms(booking_id=booking.pk)
+    record_refund_terms(booking=booking)
 
 
 @receiver(capture_needs_refund, sender=Payment, dispatch_uid="refunds.refund_late_capture")

@@ -8,21 +8,63 @@ refund now (:func:`refund_if_cancelled_now`).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking
 from payments.models import Payment
-from refunds.models import RefundTerms
+from refunds.models import RefundPolicy, RefundTerms
 from refunds.policy import refund_amount, refund_percent
 from refunds.selectors import active_refund_policy
 from refunds.services.ledger import refundable_amount
 
+# The active policy copied in the statement that writes the copy (one round trip in the
+# booking's transaction); a booking that has its terms keeps them.
+_COPY_ACTIVE_POLICY = f"""
+    INSERT INTO {RefundTerms._meta.db_table}
+        (booking_id, policy_version, tiers, provider_cancel_percent, unassigned_percent,
+         created_at)
+    SELECT %s, version, tiers, provider_cancel_percent, unassigned_percent, %s
+      FROM {RefundPolicy._meta.db_table}
+     WHERE active
+     ORDER BY version DESC
+     LIMIT 1
+    ON CONFLICT (booking_id) DO NOTHING
+    RETURNING policy_version, tiers, provider_cancel_percent, unassigned_percent, created_at
+"""  # noqa: S608 - table names from the models; values are parameters
 
-def record_refund_terms(*, booking_id: int) -> RefundTerms:
+
+def record_refund_terms(*, booking: Booking) -> RefundTerms:
     """Copy the active policy onto the booking (once: a second call returns the first
-    copy). Runs in the transaction that creates the booking (``booking_created``)."""
+    copy). Runs in the transaction that creates the booking (``booking_created``); the
+    terms are left on ``booking`` (``booking.refund_terms``), so showing the new booking
+    reads nothing again."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COPY_ACTIVE_POLICY, [booking.pk, timezone.now()])
+        row = cursor.fetchone()
+    if row is not None:
+        version, tiers, provider_percent, unassigned_percent, created_at = row
+        terms = RefundTerms(
+            booking_id=booking.pk,
+            policy_version=version,
+            tiers=json.loads(tiers) if isinstance(tiers, str) else tiers,
+            provider_cancel_percent=provider_percent,
+            unassigned_percent=unassigned_percent,
+            created_at=created_at,
+        )
+        booking.refund_terms = terms
+        return terms
+    terms = _record_refund_terms_slowly(booking_id=booking.pk)
+    booking.refund_terms = terms
+    return terms
+
+
+def _record_refund_terms_slowly(*, booking_id: int) -> RefundTerms:
+    """No active policy row to copy from (a database without the migrations' data), or
+    the booking has its terms already."""
     policy = active_refund_policy()
     terms, _ = RefundTerms.objects.get_or_create(
         booking_id=booking_id,

@@ -1,5 +1,6 @@
 """Booking factories that keep the inventory honest: a seat-holding booking is counted in
-its slot's ``booked`` (as :func:`bookings.services.book_slot` would do)."""
+its slot's ``booked``, an unpaid one in its customer's pending count (as
+:func:`bookings.services.book_slot` would do)."""
 
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
+from bookings.pending import add_pending
 from partners.models import Slot
 from tests.factories.accounts import CustomerFactory
 from tests.factories.partners import ServiceVariantFactory, SlotFactory
@@ -52,4 +54,6 @@ class BookingFactory(factory.django.DjangoModelFactory):
         if booking.holds_seats:
             Slot.objects.filter(pk=booking.slot_id).update(booked=F("booked") + booking.quantity)
             booking.slot.refresh_from_db(fields=["booked"])
+        if booking.status == BookingStatus.PENDING_PAYMENT:
+            add_pending(customer_id=booking.customer_id, cap=None)
         return booking
