@@ -33,7 +33,7 @@ _COPY_ACTIVE_POLICY = f"""
      ORDER BY version DESC
      LIMIT 1
     ON CONFLICT (booking_id) DO NOTHING
-    RETURNING policy_version, tiers, provider_cancel_percent, unassigned_percent, created_at
+    RETURNING policy_version, tiers, provider_cancel_percent, unassigned_percent
 """  # noqa: S608 - table names from the models; values are parameters
 
 
@@ -43,17 +43,20 @@ def record_refund_terms(*, booking: Booking) -> RefundTerms:
     terms are left on ``booking`` (``booking.refund_terms``), so showing the new booking
     reads nothing again."""
     with connection.cursor() as cursor:
-        cursor.execute(_COPY_ACTIVE_POLICY, [booking.pk, timezone.now()])
+        now = timezone.now()
+        cursor.execute(
+            _COPY_ACTIVE_POLICY, [booking.pk, connection.ops.adapt_datetimefield_value(now)]
+        )
         row = cursor.fetchone()
     if row is not None:
-        version, tiers, provider_percent, unassigned_percent, created_at = row
+        version, tiers, provider_percent, unassigned_percent = row
         terms = RefundTerms(
             booking_id=booking.pk,
             policy_version=version,
             tiers=json.loads(tiers) if isinstance(tiers, str) else tiers,
             provider_cancel_percent=provider_percent,
             unassigned_percent=unassigned_percent,
-            created_at=created_at,
+            created_at=now,
         )
         booking.refund_terms = terms
         return terms
