@@ -62,6 +62,9 @@ class Booking(models.Model):
     # True while the booking's seats are counted in slot.booked; flipped in the same
     # conditional UPDATE that releases or re-takes them, so seats move exactly once.
     holds_seats = models.BooleanField(default=True)
+    # Counted in the customer's PendingBookings while unpaid (a waitlist offer, made by the
+    # system while the slot row is locked, is not: it never locks the customer's count).
+    counts_as_pending = models.BooleanField(default=True)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     assigned_staff = models.ForeignKey(
         "partners.Staff",

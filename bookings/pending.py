@@ -28,7 +28,7 @@ ADD_ONE_UNDER = _ADD_ONE.format(condition=f"WHERE {TABLE}.count < %s")
 
 def add_pending(*, customer_id: int, cap: int | None) -> bool:
     """Count one more unpaid booking of the customer; False (nothing counted) when they
-    already hold ``cap``. ``cap=None`` counts without a cap (system-made bookings).
+    already hold ``cap``. ``cap=None`` counts without a cap (test data).
 
     Call inside the booking's transaction. The row is a cache of a count: should it
     read at the cap while fewer unpaid bookings really exist (a booking removed by hand),
@@ -42,7 +42,7 @@ def add_pending(*, customer_id: int, cap: int | None) -> bool:
         if cursor.fetchone() is not None:
             return True
     actual = Booking.objects.filter(
-        customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT
+        customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT, counts_as_pending=True
     ).count()
     if actual >= cap:
         return False

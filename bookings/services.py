@@ -66,10 +66,10 @@ def bookable_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
     return variant
 
 
-def _count_pending(*, customer, capped: bool) -> None:
+def _count_pending(*, customer) -> None:
     """Count the new unpaid booking of ``customer``; refuse one beyond
-    ``MAX_PENDING_BOOKINGS`` (``capped``) with :class:`TooManyPendingBookings`."""
-    cap = settings.MAX_PENDING_BOOKINGS if capped else None
+    ``MAX_PENDING_BOOKINGS`` with :class:`TooManyPendingBookings`."""
+    cap = settings.MAX_PENDING_BOOKINGS
     if not pending.add_pending(customer_id=customer.pk, cap=cap):
         raise TooManyPendingBookings(
             f"You already have {cap} unpaid booking(s); pay or cancel one first (at most {cap})."
@@ -145,7 +145,8 @@ def book_slot(
     (:func:`bookings.serializers.new_booking_data`).
 
     A customer holds at most ``MAX_PENDING_BOOKINGS`` unpaid bookings at once
-    (``enforce_pending_limit``; a waitlist offer, made by the system, is not refused).
+    (``enforce_pending_limit``; a waitlist offer, made by the system while the slot row
+    is locked, is neither refused nor counted, so it never waits on the customer's count).
 
     Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit
     (400), PartnerUnavailable / SlotBlocked / SlotUnavailable /
@@ -155,7 +156,8 @@ def book_slot(
         raise ValueError("quantity must be at least 1")
     with transaction.atomic():
         now = timezone.now()
-        _count_pending(customer=customer, capped=enforce_pending_limit)
+        if enforce_pending_limit:
+            _count_pending(customer=customer)
         slot, price_minor, currency = _take_bookable_seats(
             slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
         )
@@ -171,6 +173,7 @@ def book_slot(
             currency=currency,
             status=BookingStatus.PENDING_PAYMENT,
             holds_seats=True,
+            counts_as_pending=enforce_pending_limit,
             hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
         )
         booking.created_event = record_event(

@@ -6,11 +6,11 @@ The code-verified steps of the service day (arrival, completion) build on it in
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from bookings.errors import BookingNotFound, InvalidTransition, StaffBusy, StaffNotFound
-from bookings.models import Booking, BookingStatus
+from bookings.models import STAFF_BUSY_STATUSES, Booking, BookingStatus
 from bookings.transitions import record_event
 from common.constraints import violated_exclusion
 from common.locking import lock
@@ -63,6 +63,12 @@ def assign_staff(*, partner, booking_id: int, staff_id: int, actor) -> Booking:
         raise InvalidTransition(f"Staff can be assigned only to a confirmed booking, not {status}.")
     if previous_staff_id == staff.pk:
         return Booking.objects.get(pk=booking_id)
+    # Assignments of one person queue on their row: two transactions writing conflicting
+    # rows of an exclusion constraint wait for each other and one dies of a deadlock.
+    lock(Staff.objects.filter(pk=staff.pk)).values_list("pk").first()
+    if connection.vendor != "postgresql" and _busy_elsewhere(staff=staff, booking_id=booking_id):
+        # The embedded SQLite default has no exclusion constraints: the same rule as a query.
+        raise StaffBusy(f"{staff.name} has another booking at that time.")
     try:
         with transaction.atomic():  # savepoint: the violation must not poison the caller
             updated = Booking.objects.filter(
@@ -82,3 +88,18 @@ def assign_staff(*, partner, booking_id: int, staff_id: int, actor) -> Booking:
         data={"staff_id": staff.pk, "previous_staff_id": previous_staff_id},
     )
     return Booking.objects.get(pk=booking_id)
+
+
+def _busy_elsewhere(*, staff: Staff, booking_id: int) -> bool:
+    """Whether ``staff`` is on another active booking whose time overlaps this one's."""
+    this = Booking.objects.values("slot_start", "slot_end").get(pk=booking_id)
+    return (
+        Booking.objects.filter(
+            assigned_staff=staff,
+            status__in=STAFF_BUSY_STATUSES,
+            slot_start__lt=this["slot_end"],
+            slot_end__gt=this["slot_start"],
+        )
+        .exclude(pk=booking_id)
+        .exists()
+    )

@@ -100,14 +100,16 @@ def transition_booking(
     # real guard, the lock just makes the recorded from-status exact.
     current = (
         lock(Booking.objects.filter(pk=booking_id))
-        .values_list("status", "holds_seats", "slot_id", "quantity", "customer_id")
+        .values_list(
+            "status", "holds_seats", "slot_id", "quantity", "customer_id", "counts_as_pending"
+        )
         .first()
     )
     if current is None or current[0] not in from_statuses:
         raise InvalidTransition(
             f"Booking cannot move to {to_status} from {current[0] if current else 'nowhere'}."
         )
-    previous_status, holds_seats, slot_id, quantity, customer_id = current
+    previous_status, holds_seats, slot_id, quantity, customer_id, counted = current
 
     updates: dict[str, Any] = {"status": to_status, **(extra_updates or {})}
     release = release_seats and holds_seats
@@ -116,10 +118,11 @@ def transition_booking(
     updated = Booking.objects.filter(pk=booking_id, status__in=from_statuses).update(**updates)
     if updated != 1:  # pragma: no cover - the row lock above makes this unreachable
         raise InvalidTransition(f"Booking cannot move to {to_status}.")
+    # The customer's unpaid count before the slot: book_slot takes them in that order.
+    if previous_status == BookingStatus.PENDING_PAYMENT and counted:
+        remove_pending(customer_id=customer_id)
     if release:
         Slot.objects.filter(pk=slot_id).update(booked=F("booked") - quantity)
-    if previous_status == BookingStatus.PENDING_PAYMENT:
-        remove_pending(customer_id=customer_id)
 
     record_event(
         booking_id=booking_id,

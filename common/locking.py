@@ -27,15 +27,17 @@ from django.db.models import Model, QuerySet
 
 from common.problems import Busy, is_lock_timeout
 
-# Outermost first. A webhook's ledger row is held while its outcome is applied; a payment
-# is locked before its booking (capture, cancel, refund, dispute all agree), a booking
-# before its slot, its waitlist entries and its codes; the refund policies last (a
-# cancellation may create the default policy).
+# Outermost first. A webhook's ledger row is held while its outcome is applied; a partner
+# while its slots are created; a payment is locked before its booking (capture, cancel,
+# refund, dispute all agree), a booking before the staff member assigned to it, its slot,
+# its waitlist entries and its codes; the refund policies last (a cancellation may create
+# the default policy).
 LOCK_ORDER: tuple[str, ...] = (
     "payments.webhookevent",
     "partners.partner",
     "payments.payment",
     "bookings.booking",
+    "partners.staff",
     "partners.slot",
     "bookings.waitlistentry",
     "otp.bookingotp",

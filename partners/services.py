@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.constraints import violated_exclusion
+from common.locking import lock
 from partners.errors import InvalidSlotWindow, SlotNotFound, SlotOverlap, StaffNotFound
 from partners.models import Partner, Slot, Staff
 
@@ -83,7 +84,9 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     partner's slots overlap, neither within the request nor with existing slots
     (``SlotOverlap``, 409). The database enforces the last rule (exclusion constraint
     ``slot_no_overlap``), so concurrent creates for one partner cannot race into an
-    overlap; the error lists the slots it overlaps.
+    overlap; the error lists the slots it overlaps. The partner row is locked first:
+    two transactions writing conflicting rows of an exclusion constraint wait for each
+    other and one dies of a deadlock, so concurrent creates of one partner queue instead.
     """
     if not specs:
         return []
@@ -91,6 +94,7 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     among = _overlaps_among(specs)
     if among:
         raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
+    lock(Partner.objects.filter(pk=partner_id)).values_list("pk").first()
     try:
         with transaction.atomic():  # savepoint: the violation must not poison the caller
             created = Slot.objects.bulk_create(

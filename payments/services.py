@@ -155,8 +155,9 @@ class Effect(enum.StrEnum):
 
 def lock_payment(payment_id: int) -> Payment:
     """The payment row, locked for the rest of the transaction (``common.locking``: a
-    payment before its booking). Every change to a payment and its refunds and disputes
-    is serialised on this row."""
+    payment before its booking). Captures, failures, refunds and gateway disputes of one
+    payment are serialised on this row (customer disputes rely on a conditional update
+    and a unique constraint instead)."""
     return lock(Payment.objects.filter(pk=payment_id)).get()
 
 

@@ -163,8 +163,9 @@ def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
             slot_id=entry.slot_id,
             variant_id=entry.variant_id,
             quantity=entry.quantity,
-            # An offer the customer waited for; it also must not lock the customer's row
-            # while the slot row is locked (book_slot's lock order is customer, then slot).
+            # An offer the customer waited for: not refused by the unpaid cap, and not
+            # counted, so the customer's count is never locked while the slot row is
+            # (book_slot takes the count before the slot).
             enforce_pending_limit=False,
         )
     except (VariantNotOffered, VariantDoesNotFit):

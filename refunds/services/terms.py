@@ -110,6 +110,7 @@ def refund_if_cancelled_now(*, booking: Booking, now: datetime | None = None) ->
         staff_assigned=booking.assigned_staff_id is not None,
         now=now or timezone.now(),
         slot_start=booking.slot.start,
+        reassigned=booking.reassigned_at is not None,
     )
     payment = getattr(booking, "payment", None)
     amount = 0

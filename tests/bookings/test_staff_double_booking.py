@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
 from bookings.rescheduling import reschedule_booking
+from bookings.staffing import _busy_elsewhere
 from bookings.transitions import transition_booking
 from conftest import authed_client
 from tests.concurrency import run_concurrently
@@ -109,3 +110,15 @@ def test_two_concurrent_assigns_of_one_person_give_one_200_and_one_409_staff_bus
 
     assert sorted(outcomes, key=str) == [(200, None), (409, "staff_busy")]
     assert Booking.objects.filter(assigned_staff=staff).count() == 1
+
+
+@pytest.mark.django_db
+def test_without_exclusion_constraints_the_same_rule_is_asked_as_a_query(crew):
+    # The embedded SQLite default has no exclusion constraints; staffing asks this instead.
+    staff = crew["staff"]
+    Booking.objects.filter(pk=crew["first"].pk).update(assigned_staff=staff)
+
+    assert _busy_elsewhere(staff=staff, booking_id=crew["second"].pk)  # same time
+    assert not _busy_elsewhere(staff=staff, booking_id=crew["later"].pk)  # adjacent
+    Booking.objects.filter(pk=crew["first"].pk).update(status=BookingStatus.CANCELLED)
+    assert not _busy_elsewhere(staff=staff, booking_id=crew["second"].pk)  # time freed

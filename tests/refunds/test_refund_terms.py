@@ -124,3 +124,23 @@ def test_migration_gives_existing_bookings_the_policy_active_then(customer):
         90,
     )
     assert RefundTerms.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_preview_of_a_reassigned_booking_promises_the_full_refund(customer, make_slot, variant):
+    booking = _paid_booking(customer, make_slot(hours=5), variant)  # under 12 h: 0 % tier
+    booking.assigned_staff = StaffFactory(partner=booking.partner)
+    booking.save(update_fields=["assigned_staff"])
+    client = authed_client(customer)
+
+    assert (
+        client.get(f"/api/v1/bookings/{booking.pk}").json()["refund_if_cancelled_now"]["percent"]
+        == 0
+    )
+    booking.reassigned_at = timezone.now()
+    booking.save(update_fields=["reassigned_at"])
+    preview = client.get(f"/api/v1/bookings/{booking.pk}").json()["refund_if_cancelled_now"]
+
+    refund = cancel_booking(booking_id=booking.pk, actor=customer, by="customer", reason="x")
+    assert preview == {"percent": 100, "amount": refund.refund.amount_minor}
+    assert refund.refund.percent == 100
