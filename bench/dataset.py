@@ -67,8 +67,9 @@ FROM partners_partner AS p CROSS JOIN generate_series(0, 2) AS k;
 
 -- Hourly slots aligned on the hour (so partners tie on start), 10 per day from 08:00 UTC
 -- shifted by partner, first day in the past.
-INSERT INTO partners_slot (partner_id, start, "end", capacity, booked, blocked, created_at)
-SELECT p.id, st, st + interval '1 hour', cap,
+INSERT INTO partners_slot
+    (partner_id, city_id, start, "end", capacity, booked, blocked, created_at)
+SELECT p.id, p.city_id, st, st + interval '1 hour', cap,
        CASE WHEN full_ THEN cap ELSE 0 END, blk, now()
 FROM partners_partner AS p
 CROSS JOIN LATERAL (

@@ -67,7 +67,9 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
         raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
     # The lock is the partner row: a cheap, single point every creator of this partner's
     # slots must pass, whatever time range it writes.
-    Partner.objects.select_for_update().filter(pk=partner_id).values_list("pk").get()
+    (city_id,) = (
+        Partner.objects.select_for_update().filter(pk=partner_id).values_list("city_id").get()
+    )
     window = reduce(or_, (Q(start__lt=spec.end, end__gt=spec.start) for spec in specs))
     existing = list(Slot.objects.filter(window, partner_id=partner_id).values("id", "start", "end"))
     if existing:
@@ -81,7 +83,13 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
             "Slots overlap slots the partner already has.", errors={"slots": conflicts}
         )
     return Slot.objects.bulk_create(
-        Slot(partner_id=partner_id, start=spec.start, end=spec.end, capacity=spec.capacity)
+        Slot(
+            partner_id=partner_id,
+            city_id=city_id,
+            start=spec.start,
+            end=spec.end,
+            capacity=spec.capacity,
+        )
         for spec in specs
     )
 

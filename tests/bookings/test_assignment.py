@@ -10,6 +10,7 @@ from django.utils import timezone
 from bookings.models import BookingStatus
 from bookings.selectors import best_assignment
 from partners.models import ServiceVariant
+from partners.services import SlotSpec, create_slots
 from tests.factories.bookings import BookingFactory
 from tests.factories.partners import (
     CityFactory,
@@ -224,3 +225,31 @@ def test_a_service_without_an_active_variant_has_no_assignment(city, service, va
     variant.save()
 
     assert best_assignment(city=city, service=service) is None
+
+
+@pytest.mark.django_db
+def test_a_partner_that_moves_city_is_assigned_in_its_new_city_only(city, service, day):
+    # Slots carry a copy of their partner's city (the assignment index is by city).
+    mumbai = CityFactory(slug="mumbai", time_zone="Asia/Kolkata")
+    mover = PartnerFactory(city=city, services=[service])
+    slot = _slot(mover, day + timedelta(hours=5))
+    assert best_assignment(city=city, service=service) == slot
+
+    mover.city = mumbai
+    mover.save()
+
+    assert best_assignment(city=city, service=service) is None
+    assert best_assignment(city=mumbai, service=service) == slot
+
+
+@pytest.mark.django_db
+def test_slots_created_by_the_partner_api_carry_the_partner_city(city, service, day):
+    partner = PartnerFactory(city=city, services=[service])
+    start = day + timedelta(hours=5)
+    (created,) = create_slots(
+        partner_id=partner.pk, specs=[SlotSpec(start, start + timedelta(hours=1), 1)]
+    )
+
+    created.refresh_from_db()
+    assert created.city_id == city.pk
+    assert best_assignment(city=city, service=service) == created
