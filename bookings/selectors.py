@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -155,9 +156,124 @@ def assignment_candidates(
     )
 
 
-def best_assignment(**kwargs) -> Slot | None:
-    """The best partner's slot per :func:`assignment_candidates`, in one SQL query."""
-    return assignment_candidates(**kwargs).first()
+# On PostgreSQL the assignment is one hand-written statement: it runs on every "find me a
+# partner", and building and compiling assignment_candidates (Exists, Subquery, a window)
+# costs ~8 ms of Python, more than the query itself (issue 11). Same rules; the tests run
+# every ranking case through both (tests/bookings/test_assignment.py).
+_ASSIGNMENT_TEMPLATE = """
+WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a scan
+    SELECT s.id, s.partner_id, s.start
+    FROM partners_slot AS s
+    JOIN partners_partner AS p ON p.id = s.partner_id
+    WHERE s.city_id = %(city)s
+      AND NOT s.blocked AND s.booked < s.capacity
+      AND s.start > %(now)s
+      AND (%(start_from)s::timestamptz IS NULL OR s.start >= %(start_from)s::timestamptz)
+      AND (%(start_to)s::timestamptz IS NULL OR s.start <= %(start_to)s::timestamptz)
+      AND s."end" - s.start >= coalesce(
+          %(minutes)s::integer,
+          (SELECT v.duration_minutes FROM partners_servicevariant AS v
+           WHERE v.service_id = %(service)s AND v.active
+           ORDER BY v.duration_minutes LIMIT 1)
+      ) * interval '1 minute'
+      AND p.active AND p.verified
+      AND EXISTS (SELECT 1 FROM partners_partner_services AS ps
+                  WHERE ps.partner_id = s.partner_id AND ps.service_id = %(service)s)
+), earliest AS MATERIALIZED (
+    -- Rank 1: the group of the earliest fitting start (the index walk stops there).
+    SELECT f.id, f.partner_id, f.start, p.rating
+    FROM fitting AS f JOIN partners_partner AS p ON p.id = f.partner_id
+    WHERE f.start = (SELECT start FROM fitting ORDER BY start LIMIT 1)
+), best AS (
+    -- Rank 2: the highest rating in it; only these slots have their day load counted.
+    SELECT * FROM earliest WHERE rating = (SELECT max(rating) FROM earliest)
+)
+SELECT {slot_columns}, {partner_columns},
+       (SELECT count(*) FROM bookings_booking AS b
+        JOIN partners_slot AS u ON u.id = b.slot_id
+        WHERE u.partner_id = best.partner_id
+          AND u.start > best.start - interval '1 day' AND u.start < best.start + interval '1 day'
+          AND b.status = ANY(%(holding)s)
+          AND (u.start AT TIME ZONE %(tz)s)::date = (best.start AT TIME ZONE %(tz)s)::date
+       ) AS day_bookings
+FROM best
+JOIN partners_slot AS s ON s.id = best.id
+JOIN partners_partner AS p ON p.id = best.partner_id
+ORDER BY day_bookings, s.partner_id, s.id
+LIMIT 1
+"""
+
+
+_SLOT_FIELDS = [f.attname for f in Slot._meta.concrete_fields]
+_PARTNER_FIELDS = [f.attname for f in Partner._meta.concrete_fields]
+ASSIGNMENT_SQL = _ASSIGNMENT_TEMPLATE.format(
+    slot_columns=", ".join(f's."{f.column}"' for f in Slot._meta.concrete_fields),
+    partner_columns=", ".join(f'p."{f.column}"' for f in Partner._meta.concrete_fields),
+)
+
+
+def assignment_params(  # the parameters of ASSIGNMENT_SQL
+    *,
+    city: City,
+    service: Service,
+    variant: ServiceVariant | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
+    return {
+        "city": city.pk,
+        "service": service.pk,
+        "minutes": variant.duration_minutes if variant is not None else None,
+        "now": now or timezone.now(),
+        "start_from": start_from,
+        "start_to": start_to,
+        "holding": [str(status) for status in SEAT_HOLDING_STATUSES],
+        "tz": city.time_zone,
+    }
+
+
+def best_assignment(
+    *,
+    city: City,
+    service: Service,
+    variant: ServiceVariant | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    now: datetime | None = None,
+) -> Slot | None:
+    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``
+    and ``slot.day_bookings``, or None; one query.
+
+    On PostgreSQL it runs ``ASSIGNMENT_SQL``: the walk of ``slot_open_city_start_idx``
+    stops at the earliest fitting start, and of that start's slots only those of the
+    highest rating have their day load counted. Elsewhere (the embedded SQLite default)
+    it runs the queryset.
+    """
+    kwargs = {
+        "city": city,
+        "service": service,
+        "variant": variant,
+        "start_from": start_from,
+        "start_to": start_to,
+        "now": now,
+    }
+    if not _use_statement():
+        return assignment_candidates(**kwargs).first()
+    with connection.cursor() as cursor:
+        cursor.execute(ASSIGNMENT_SQL, assignment_params(**kwargs))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    slots, partners = len(_SLOT_FIELDS), len(_PARTNER_FIELDS)
+    slot = Slot.from_db(connection.alias, _SLOT_FIELDS, row[:slots])
+    slot.partner = Partner.from_db(connection.alias, _PARTNER_FIELDS, row[slots : slots + partners])
+    slot.day_bookings = row[-1]
+    return slot
+
+
+def _use_statement() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _local_slot_day(time_zones: Iterable[str]) -> Case:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bookings import selectors
 from bookings.models import BookingStatus
 from bookings.selectors import best_assignment
 from partners.models import ServiceVariant
@@ -19,6 +20,15 @@ from tests.factories.partners import (
     ServiceVariantFactory,
     SlotFactory,
 )
+
+
+@pytest.fixture(autouse=True, params=["statement", "queryset"])
+def implementation(request, monkeypatch):
+    """Every case runs through both: PostgreSQL's ASSIGNMENT_SQL and the portable
+    queryset (assignment_candidates) that the embedded SQLite default uses."""
+    if request.param == "queryset":
+        monkeypatch.setattr(selectors, "_use_statement", lambda: False)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
