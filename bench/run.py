@@ -173,6 +173,10 @@ def bench_assignment(samples: int, rng: random.Random) -> dict:
             )
             plans[label] = "\n".join(row[0] for row in cursor.fetchall())
     indexes = sorted(set(re.findall(r"using (\w+)", "\n".join(plans.values()), re.I)))
+    buffers = []
+    for plan in plans.values():  # the top node's Buffers line: the whole query's reads
+        top = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", plan)
+        buffers.append(int(top[1]) + int(top[2] or 0) if top else 0)
     return {
         "samples": samples,
         "found": found,
@@ -183,6 +187,7 @@ def bench_assignment(samples: int, rng: random.Random) -> dict:
         "orm_p99_ms": _percentile(orm, 0.99),
         "plans": plans,
         "indexes": indexes,
+        "buffers": buffers,
         "seq_scan_on_slots": any("Seq Scan on partners_slot" in plan for plan in plans.values()),
         "sql": ASSIGNMENT_SQL.strip(),
     }
@@ -346,10 +351,35 @@ class Runs:
         self.url, self.clients, self.seconds = database_url, clients, seconds
         self.rows: list[dict] = []
 
+    def alternate(self, scenario: str, paths: dict, rounds: int = 3) -> dict[str, dict]:
+        """Raw loops in turn, ``rounds`` short bursts each (A B A B ...), so a burst of load
+        from elsewhere on the shared cores hits every path alike; their ratio is the figure."""
+        log(
+            f"raw {' / '.join(paths)} {scenario}: {self.clients} threads, "
+            f"{rounds} x {self.seconds / rounds:g}s each, alternating"
+        )
+        load = os.getloadavg()[0]
+        merged: dict[str, loadgen.RunResult] = {}
+        for _ in range(rounds):
+            for path, make_worker in paths.items():
+                part = loadgen._run_threads(
+                    f"{path} {scenario}", self.clients, self.seconds / rounds, make_worker
+                )
+                into = merged.setdefault(path, loadgen.RunResult(name=part.name, seconds=0.0))
+                into.seconds += part.seconds
+                into.latencies.extend(part.latencies)
+                into.errors.extend(part.errors)
+                for status, count in part.statuses.items():
+                    into.statuses[status] = into.statuses.get(status, 0) + count
+        return {path: self._raw_row(scenario, path, load, r) for path, r in merged.items()}
+
     def raw(self, scenario: str, path: str, make_worker) -> dict:
         log(f"raw {path} {scenario}: {self.clients} threads for {self.seconds:g}s")
         load = os.getloadavg()[0]
         result = loadgen._run_threads(f"{path} {scenario}", self.clients, self.seconds, make_worker)
+        return self._raw_row(scenario, path, load, result)
+
+    def _raw_row(self, scenario: str, path: str, load: float, result) -> dict:
         return self._record(
             scenario=scenario,
             path=path,
@@ -486,25 +516,30 @@ def main(argv=None) -> int:
     def customer(i: int) -> int:
         return customers[i % len(customers)]
 
-    minimal = {}
-    for scenario, targets in (("ceiling", ceiling), ("hot", hot), ("spread", spread_raw)):
-        minimal[scenario] = runs.raw(
-            scenario,
-            "raw minimal",
-            lambda i, t=targets: loadgen.RawWorker(url, customer(i), t, seed=i),
-        )
-    replayed = runs.raw(
-        "ceiling", "raw replay", lambda i: replay.ReplayWorker(url, plan, ceiling, seed=i)
+    minimal, seed = {}, {}
+
+    def minimal_loop(targets):
+        return lambda i: loadgen.RawWorker(url, customer(i), targets, seed=i)
+
+    def seed_loop(targets):
+        return lambda i: replay.SeedDesignWorker(url, args.redis_url, customer(i), targets, seed=i)
+
+    ceiling_rows = runs.alternate(
+        "ceiling",
+        {
+            "raw minimal": minimal_loop(ceiling),
+            "raw replay": lambda i: replay.ReplayWorker(url, plan, ceiling, seed=i),
+        },
     )
-    seed = {}
-    for scenario, targets in (("hot", hot), ("spread", spread_seed)):
-        seed[scenario] = runs.raw(
-            scenario,
-            "raw seed design",
-            lambda i, t=targets: replay.SeedDesignWorker(
-                url, args.redis_url, customer(i), t, seed=i
-            ),
+    minimal["ceiling"], replayed = ceiling_rows["raw minimal"], ceiling_rows["raw replay"]
+    for scenario, ours, theirs in (
+        ("hot", hot, hot),
+        ("spread", spread_raw, spread_seed),
+    ):
+        rows = runs.alternate(
+            scenario, {"raw minimal": minimal_loop(ours), "raw seed design": seed_loop(theirs)}
         )
+        minimal[scenario], seed[scenario] = rows["raw minimal"], rows["raw seed design"]
 
     http: dict[str, dict] = {}
     webhook_row, webhook_check, webhook_profile = None, None, None
@@ -580,6 +615,7 @@ def main(argv=None) -> int:
         "assignment_p99_ms": round(assignment["p99_ms"], 2),
         "assignment_orm_p50_ms": round(assignment["orm_p50_ms"], 2),
         "assignment_orm_p99_ms": round(assignment["orm_p99_ms"], 2),
+        "assignment_buffers": assignment["buffers"],
         "webhook_events_per_s": round(webhook_row["req_rate"], 1) if webhook_row else None,
         "webhook_statements": webhook_profile["statements"] if webhook_profile else None,
         "webhook_commits": webhook_profile["commits"] if webhook_profile else None,

@@ -108,6 +108,7 @@ def outcome(database_url: str, booking_ids: list[int]) -> dict:
             (booking_ids,),
         ).fetchone()[0]
         events = conn.execute(
-            "SELECT count(*) FROM payments_webhookevent WHERE gateway = 'razorpay'"
+            "SELECT count(*) FROM payments_webhookevent WHERE booking_id = ANY(%s)",
+            (booking_ids,),
         ).fetchone()[0]
     return {"confirmed": confirmed, "ledger_rows": events}
