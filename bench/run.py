@@ -487,8 +487,7 @@ def main(argv=None) -> int:
     profile_target = next(
         t
         for t in ceiling
-        if min(t.slot_id, t.partner_id) > 1000
-        or (min(t.slot_id, t.partner_id) > max(customers) + 10 and t.slot_id != t.partner_id)
+        if min(t.slot_id, t.partner_id) > max(customers) + 10 and t.slot_id != t.partner_id
     )
 
     log(f"in-process: one booking captured, {args.cpu_requests} bookings and /auth/me")
