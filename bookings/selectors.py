@@ -162,7 +162,7 @@ def assignment_candidates(
 # every ranking case through both (tests/bookings/test_assignment.py).
 _ASSIGNMENT_TEMPLATE = """
 WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a scan
-    SELECT s.id, s.partner_id, s.start
+    SELECT s.id, s.partner_id, s.start, p.rating
     FROM partners_slot AS s
     JOIN partners_partner AS p ON p.id = s.partner_id
     WHERE s.city_id = %(city)s
@@ -181,9 +181,9 @@ WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a 
                   WHERE ps.partner_id = s.partner_id AND ps.service_id = %(service)s)
 ), earliest AS MATERIALIZED (
     -- Rank 1: the group of the earliest fitting start (the index walk stops there).
-    SELECT f.id, f.partner_id, f.start, p.rating
-    FROM fitting AS f JOIN partners_partner AS p ON p.id = f.partner_id
-    WHERE f.start = (SELECT start FROM fitting ORDER BY start LIMIT 1)
+    SELECT id, partner_id, start, rating
+    FROM fitting
+    WHERE start = (SELECT start FROM fitting ORDER BY start LIMIT 1)
 ), best AS (
     -- Rank 2: the highest rating in it; only these slots have their day load counted.
     SELECT * FROM earliest WHERE rating = (SELECT max(rating) FROM earliest)
