@@ -14,4 +14,6 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \
 RUN useradd --create-home slotwise
 USER slotwise
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Workers, threads and timeouts: gunicorn.conf.py (GUNICORN_* to override).
+ENV GUNICORN_ACCESS_LOG=-
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"]

@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/slotwise
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint format bench worker clean
+.PHONY: run test install install-dev lint format bench bench-quick worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,13 @@ format: install-dev
 worker: install
 	$(BIN)/celery -A config worker -B --loglevel=info
 
+# Not part of `make test` or CI: drops and loads its own database (BENCH_DATABASE_URL,
+# default slotwise_bench_run), needs wrk for the HTTP runs (apt-get install -y wrk).
 bench: install-dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: install-dev
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

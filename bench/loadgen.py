@@ -1,8 +1,9 @@
-"""Concurrent booking load: HTTP clients against gunicorn, and the raw psycopg baseline.
+"""Concurrent raw psycopg load: the minimal booking transaction, the threads that drive
+every raw loop (bench.replay), slot sampling and the zero-oversold check.
 
-Both sides run the same number of client threads for the same wall-clock time against
-the same database, on slot sets drawn the same way, so their throughputs can be
-compared as a ratio.
+Every raw loop runs the same number of client threads for the same wall-clock time
+against the same database, on slot sets drawn the same way, so their throughputs (and
+HTTP's, from wrk) can be compared as ratios within one run.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import random
 import statistics
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import psycopg
-import requests
 
 
 @dataclass
@@ -24,6 +23,7 @@ class Target:
     variant_id: int
     price_minor: int
     currency: str
+    partner_id: int
 
 
 @dataclass
@@ -58,7 +58,7 @@ class RunResult:
 
 
 SAMPLE_SQL = """
-SELECT s.id, v.id, v.price_minor, v.currency
+SELECT s.id, v.id, v.price_minor, v.currency, s.partner_id
 FROM partners_slot AS s
 JOIN partners_partner AS p ON p.id = s.partner_id AND p.active AND p.verified
 JOIN LATERAL (
@@ -76,10 +76,10 @@ LIMIT %(limit)s
 
 
 def sample_targets(database_url: str, *, count: int, bucket: int, salt: str) -> list[Target]:
-    """Free future slots of bookable partners; ``bucket`` (0-3) keeps runs disjoint."""
+    """Free future slots of bookable partners; ``bucket`` (0-5) keeps runs disjoint."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            SAMPLE_SQL, {"buckets": 4, "bucket": bucket, "salt": salt, "limit": count}
+            SAMPLE_SQL, {"buckets": 6, "bucket": bucket, "salt": salt, "limit": count}
         ).fetchall()
     return [Target(*row) for row in rows]
 
@@ -138,47 +138,6 @@ def _run_threads(name: str, clients: int, seconds: float, make_worker) -> RunRes
     return result
 
 
-class HttpWorker:
-    def __init__(self, base_url: str, token: str, targets: list[Target], seed: int) -> None:
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        self.url = f"{base_url}/api/v1/bookings"
-        self.targets = targets
-        self.rng = random.Random(seed)
-
-    def __call__(self) -> str:
-        target = self.rng.choice(self.targets)
-        response = self.session.post(
-            self.url,
-            json={"slot_id": target.slot_id, "variant_id": target.variant_id, "quantity": 1},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            timeout=30,
-        )
-        if response.status_code not in (201, 409):
-            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-        return str(response.status_code)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def http_run(
-    name: str,
-    *,
-    base_url: str,
-    tokens: list[str],
-    targets: list[Target],
-    clients: int,
-    seconds: float,
-) -> RunResult:
-    return _run_threads(
-        name,
-        clients,
-        seconds,
-        lambda i: HttpWorker(base_url, tokens[i % len(tokens)], targets, seed=i),
-    )
-
-
 TAKE_SEATS = """
 UPDATE partners_slot SET booked = booked + %s
 WHERE id = %s AND NOT blocked AND booked + %s <= capacity
@@ -203,7 +162,8 @@ class RawWorker:
     """The same booking transaction as book_slot, hand-written: UPDATE + 2 INSERTs."""
 
     def __init__(self, database_url: str, customer_id: int, targets: list[Target], seed: int):
-        self.conn = psycopg.connect(database_url)
+        # Client-side binding, as Django's backend sends statements (and the replay).
+        self.conn = psycopg.connect(database_url, cursor_factory=psycopg.ClientCursor)
         self.customer_id = customer_id
         self.targets = targets
         self.rng = random.Random(seed)

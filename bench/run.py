@@ -1,30 +1,38 @@
 #!/usr/bin/env python
-"""Slotwise benchmark (not a test): assignment query latency and booking throughput.
+"""Slotwise benchmark (not a test): what a booking costs the database and the app.
 
-    .venv/bin/python bench/run.py                 # scale 1: 10k partners, 1M slots
-    .venv/bin/python bench/run.py --scale 0.1     # quick: 1k partners, 100k slots
+    .venv/bin/python bench/run.py                 # make bench: scale 1 (10k partners, 1M slots)
+    .venv/bin/python bench/run.py --quick         # scale 0.1, short runs, under 3 minutes
     .venv/bin/python bench/run.py --help
 
 Creates (drops first) the PostgreSQL database of ``--database-url`` (default
-``postgres://postgres@127.0.0.1:5432/slotwise_bench``), migrates and loads it with
-generate_series, then
+``postgres://postgres@127.0.0.1:5432/slotwise_bench_run``), migrates and loads it with
+generate_series, then, all in one run so that every figure is a ratio to another
+measured on the same busy machine:
 
-1. runs the partner-assignment query (``bookings.selectors.assignment_candidates``)
-   for random cities/services/windows: p50/p99 latency, and its EXPLAIN (ANALYZE);
-2. starts gunicorn on ``--port`` against that database and books with ``--clients``
-   concurrent HTTP clients (JWT, Idempotency-Key, sandbox payment) on a hot set of 8
-   slots and on spread-out slots, each for ``--seconds``;
-3. runs a raw psycopg loop doing the same booking transaction (conditional UPDATE +
-   INSERT booking + INSERT timeline event) with the same number of threads on the
-   same kind of slots, and reports HTTP as a ratio of it;
-4. after every run checks that no slot is oversold and that ``booked`` equals the
-   seats of seat-holding bookings on every slot;
-5. writes ``docs/benchmarks.md`` (unless ``--no-write``).
+1. the partner-assignment query: p50/p99 of the SQL alone and through the ORM, EXPLAIN;
+2. in-process (Django test client): the statements and commits of one
+   ``POST /api/v1/bookings`` with an Idempotency-Key (sandbox gateway), captured with
+   an execute wrapper, and the CPU time (``time.process_time``) per booking and per
+   ``GET /api/v1/auth/me`` over ``--cpu-requests`` requests each;
+3. raw psycopg loops with ``--clients`` threads: the minimal booking transaction
+   (conditional UPDATE + 2 INSERTs, 1 commit), the captured HTTP sequence replayed
+   (the database ceiling of our path) and the seed design (Redis lock per slot +
+   SELECT ... FOR UPDATE), on hot, spread and low-contention slot sets;
+4. gunicorn (``gunicorn.conf.py``) under ``wrk`` with ``--clients`` connections:
+   bookings hot and spread (fresh Idempotency-Key per request, a pool of tokens), and
+   signed Razorpay ``payment.captured`` webhooks, one in five a duplicate;
+5. after every load run, no slot oversold and ``booked`` equal to the seats of the
+   seat-holding bookings on every slot;
+6. writes ``docs/benchmarks.md`` (unless ``--no-write``) and prints ``BENCH {json}``.
+
+Without ``wrk`` the HTTP runs are skipped with an install hint; the rest still runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -35,15 +43,21 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import dataset, loadgen, report  # noqa: E402
+from bench import dataset, inprocess, loadgen, replay, report, webhooks, wrk  # noqa: E402
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/slotwise_bench"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/slotwise_bench_run"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/5"
 SECRET_KEY = "bench-only-secret-not-for-production"
+HOT_SLOTS = 8
+CEILING_SLOTS = 1000
+ROOMY = 1_000_000
+WEBHOOK_PROFILED = 101  # 1 captured + 100 for CPU time
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,45 +66,66 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 10k partners, 1M slots")
+    parser.add_argument("--quick", action="store_true", help="scale 0.1, 6 s runs (< 3 min)")
+    parser.add_argument("--scale", type=float, help="1.0 = 10k partners, 1M slots (default)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument(
         "--reuse", action="store_true", help="keep an already loaded database (skip the load)"
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
-    parser.add_argument("--seconds", type=float, default=20, help="duration of each run (20)")
-    parser.add_argument("--assign-queries", type=int, default=300, help="assignment samples")
+    parser.add_argument("--seconds", type=float, help="duration of each load run (20; quick 6)")
+    parser.add_argument("--assign-queries", type=int, help="assignment samples (500; quick 200)")
+    parser.add_argument("--cpu-requests", type=int, default=300, help="in-process requests (300)")
     parser.add_argument("--port", type=int, default=8765, help="gunicorn port (8765)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (8)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, help="threads per worker (gunicorn.conf.py)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--no-write", action="store_true", help="print only")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.scale = args.scale or (0.1 if args.quick else 1.0)
+    args.seconds = args.seconds or (6 if args.quick else 20)
+    args.assign_queries = args.assign_queries or (200 if args.quick else 500)
+    return args
 
 
 def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str, redis_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["SECRET_KEY"] = SECRET_KEY
     # Production mode (DATABASE_URL set) has no sandbox unless opted in; the benchmark
     # books through it (no network). gunicorn inherits this environment (dataset.env_for).
     os.environ["PAYMENT_DEFAULT_GATEWAY"] = "sandbox"
     os.environ["PAYMENT_SANDBOX_ENABLED"] = "true"
-    os.environ.pop("REDIS_URL", None)
+    os.environ["RAZORPAY_WEBHOOK_SECRET"] = webhooks.WEBHOOK_SECRET
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
+    # As deployed: Redis is the cache and the Celery broker, tasks (notifications,
+    # refunds) are enqueued for workers, not run inside the web request.
+    os.environ["REDIS_URL"] = redis_url
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    os.environ["CACHE_KEY_PREFIX"] = "slotwise-bench"
+    for name in ("DEBUG", "CELERY_BROKER_URL", "DATABASE_REPLICA_URL"):
+        os.environ.pop(name, None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
 
 
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def bench_assignment(samples: int, rng: random.Random) -> dict:
+    """best_assignment as the view calls it (Python included), and its SQL alone."""
     from django.db import connection
     from django.utils import timezone
 
-    from bookings.selectors import assignment_candidates
+    from bookings.selectors import ASSIGNMENT_SQL, assignment_params, best_assignment
     from partners.models import City, Service
 
     cities = list(City.objects.order_by("pk"))
@@ -106,15 +141,23 @@ def bench_assignment(samples: int, rng: random.Random) -> dict:
             kwargs["start_to"] = kwargs["start_from"] + timedelta(hours=rng.choice([4, 24]))
         return kwargs
 
-    for _ in range(20):  # warm the connection and caches
-        assignment_candidates(**sample_kwargs()).first()
-    latencies, found = [], 0
+    # Steady state: a first pass as long as the measured one warms the connection and
+    # the cache with the same mix (a cold page read is a disk story, not the query's).
     for _ in range(samples):
-        kwargs = sample_kwargs()
-        started = time.perf_counter()
-        slot = assignment_candidates(**kwargs).first()
-        latencies.append(time.perf_counter() - started)
-        found += slot is not None
+        best_assignment(**sample_kwargs())
+    load = os.getloadavg()[0]
+    orm, sql_only, found = [], [], 0
+    with connection.cursor() as cursor:
+        for _ in range(samples):
+            kwargs = sample_kwargs()
+            started = time.perf_counter()
+            slot = best_assignment(**kwargs)
+            orm.append((time.perf_counter() - started) * 1000)
+            found += slot is not None
+            started = time.perf_counter()
+            cursor.execute(ASSIGNMENT_SQL, assignment_params(**kwargs))
+            cursor.fetchall()
+            sql_only.append((time.perf_counter() - started) * 1000)
 
     plans = {}
     examples = {
@@ -127,31 +170,38 @@ def bench_assignment(samples: int, rng: random.Random) -> dict:
         },
     }
     for label, kwargs in examples.items():
-        sql, params = assignment_candidates(**kwargs)[:1].query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            cursor.execute(
+                "EXPLAIN (ANALYZE, BUFFERS) " + ASSIGNMENT_SQL, assignment_params(**kwargs)
+            )
             plans[label] = "\n".join(row[0] for row in cursor.fetchall())
-    ordered = sorted(latencies)
     indexes = sorted(set(re.findall(r"using (\w+)", "\n".join(plans.values()), re.I)))
+    buffers = []
+    for plan in plans.values():  # the top node's Buffers line: the whole query's reads
+        top = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", plan)
+        buffers.append(int(top[1]) + int(top[2] or 0) if top else 0)
     return {
         "samples": samples,
         "found": found,
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000,
-        "max_ms": ordered[-1] * 1000,
+        "load": load,
+        "p50_ms": statistics.median(sql_only),
+        "p99_ms": _percentile(sql_only, 0.99),
+        "max_ms": max(sql_only),
+        "orm_p50_ms": statistics.median(orm),
+        "orm_p99_ms": _percentile(orm, 0.99),
         "plans": plans,
         "indexes": indexes,
+        "buffers": buffers,
         "seq_scan_on_slots": any("Seq Scan on partners_slot" in plan for plan in plans.values()),
-        "sql": assignment_candidates(**examples["no window"])[:1].query.sql_with_params()[0],
+        "sql": ASSIGNMENT_SQL.strip(),
     }
 
 
-def profile_one_booking(target, customer_id: int) -> dict:
-    """SQL statements and commits of one POST /bookings, in-process (same code path)."""
+def in_process(*, profile_target, cpu_targets, customer_id: int, requests_each: int) -> dict:
+    """Statements/commits of one booking, and CPU per booking vs per GET /auth/me."""
     import uuid
 
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -160,21 +210,82 @@ def profile_one_booking(target, customer_id: int) -> dict:
     client = APIClient()
     user = User.objects.get(pk=customer_id)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    with CaptureQueriesContext(connection) as captured:
-        response = client.post(
-            "/api/v1/bookings",
-            {"slot_id": target.slot_id, "variant_id": target.variant_id},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    # One booking first: the captured one is a warm request, as under load.
+    inprocess.booking_request(
+        client, slot_id=cpu_targets[0].slot_id, variant_id=cpu_targets[0].variant_id
+    )
+    key = f"bench-profile-{uuid.uuid4()}"
+    with inprocess.capture(connection) as captured:
+        response = inprocess.booking_request(
+            client, slot_id=profile_target.slot_id, variant_id=profile_target.variant_id, key=key
         )
     if response.status_code != 201:
         raise RuntimeError(f"profiled booking failed: {response.status_code} {response.content!r}")
-    statements = [q["sql"] for q in captured.captured_queries]
-    commits = sum(1 for q in statements if q.startswith("COMMIT") or q.startswith('UPDATE "common'))
+    order_id = response.json()["payment"]["order_id"]
+
+    rng = random.Random(3)
+
+    def book():
+        target = rng.choice(cpu_targets)
+        answer = inprocess.booking_request(
+            client, slot_id=target.slot_id, variant_id=target.variant_id
+        )
+        if answer.status_code != 201:
+            raise RuntimeError(f"in-process booking: {answer.status_code} {answer.content!r}")
+
+    def me():
+        answer = client.get("/api/v1/auth/me")
+        if answer.status_code != 200:
+            raise RuntimeError(f"in-process /auth/me: {answer.status_code}")
+
+    # Interleaved halves, so a burst of load from elsewhere hits both alike.
+    cpu_booking, cpu_me = [], []
+    for _ in range(2):
+        cpu_booking.append(inprocess.cpu_ms_per_request(book, requests=requests_each // 2))
+        cpu_me.append(inprocess.cpu_ms_per_request(me, requests=requests_each // 2))
     return {
-        "status": response.status_code,
-        "statements": len([q for q in statements if q not in ("BEGIN", "COMMIT")]),
-        "commits": commits,
+        "captured": captured,
+        "key": key,
+        "order_id": order_id,
+        "statements": len(captured.statements),
+        "commits": captured.commits,
+        "sql": captured.summary(),
+        "cpu_ms_booking": statistics.mean(cpu_booking),
+        "cpu_ms_me": statistics.mean(cpu_me),
+        "cpu_requests": 2 * (requests_each // 2),
+    }
+
+
+def profile_webhooks(payments) -> dict:
+    """One signed payment.captured captured in-process, then CPU per webhook over 100."""
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+
+    def deliver(payment):
+        body, signature, event_id = webhooks.captured_delivery(*payment)
+        answer = client.post(
+            "/webhooks/razorpay",
+            data=body,
+            content_type="application/json",
+            HTTP_X_RAZORPAY_SIGNATURE=signature,
+            HTTP_X_RAZORPAY_EVENT_ID=event_id,
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"in-process webhook: {answer.status_code} {answer.content!r}")
+
+    with inprocess.capture(connection) as captured:
+        deliver(payments[0])
+    rest = iter(payments[1:])
+    cpu_ms = inprocess.cpu_ms_per_request(
+        lambda: deliver(next(rest)), requests=len(payments) - 1, warmup=0
+    )
+    return {
+        "statements": len(captured.statements),
+        "commits": captured.commits,
+        "sql": captured.summary(),
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -183,28 +294,15 @@ def start_gunicorn(args, database_url: str) -> subprocess.Popen:
     env.update(
         SECRET_KEY=SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        GUNICORN_BIND=f"127.0.0.1:{args.port}",
+        GUNICORN_LOG_LEVEL="warning",
         LOG_LEVEL="WARNING",
-        CELERY_TASK_ALWAYS_EAGER="true",
     )
-    for name in ("REDIS_URL", "DEBUG", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{args.port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--log-level",
-        "warning",
-    ]
+    if args.workers:
+        env["GUNICORN_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -221,6 +319,22 @@ def start_gunicorn(args, database_url: str) -> subprocess.Popen:
     raise SystemExit("gunicorn did not become healthy in 90 s")
 
 
+def gunicorn_shape(args) -> str:
+    probe = (
+        "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(c['worker_class'], c['workers'], c['threads'])"
+    )
+    env = dict(os.environ)
+    if args.workers:
+        env["GUNICORN_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    ).stdout.split()
+    return f"{out[0]} {out[1]} workers x {out[2]} threads" if len(out) == 3 else "?"
+
+
 def access_tokens(customer_ids: list[int]) -> list[str]:
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -230,10 +344,115 @@ def access_tokens(customer_ids: list[int]) -> list[str]:
     return [str(AccessToken.for_user(user)) for user in users]
 
 
+def roomy(database_url: str, targets) -> None:
+    loadgen.make_hot(database_url, targets, capacity=ROOMY)
+
+
+class Runs:
+    """Every load run in order, with the invariant checked right after it."""
+
+    def __init__(self, database_url: str, clients: int, seconds: float):
+        self.url, self.clients, self.seconds = database_url, clients, seconds
+        self.rows: list[dict] = []
+
+    def alternate(self, scenario: str, paths: dict, rounds: int = 3) -> dict[str, dict]:
+        """Raw loops in turn, ``rounds`` short bursts each (A B A B ...), so a burst of load
+        from elsewhere on the shared cores hits every path alike; their ratio is the figure."""
+        log(
+            f"raw {' / '.join(paths)} {scenario}: {self.clients} threads, "
+            f"{rounds} x {self.seconds / rounds:g}s each, alternating"
+        )
+        load = os.getloadavg()[0]
+        merged: dict[str, loadgen.RunResult] = {}
+        for _ in range(rounds):
+            for path, make_worker in paths.items():
+                part = loadgen._run_threads(
+                    f"{path} {scenario}", self.clients, self.seconds / rounds, make_worker
+                )
+                into = merged.setdefault(path, loadgen.RunResult(name=part.name, seconds=0.0))
+                into.seconds += part.seconds
+                into.latencies.extend(part.latencies)
+                into.errors.extend(part.errors)
+                for status, count in part.statuses.items():
+                    into.statuses[status] = into.statuses.get(status, 0) + count
+        return {path: self._raw_row(scenario, path, load, r) for path, r in merged.items()}
+
+    def raw(self, scenario: str, path: str, make_worker) -> dict:
+        log(f"raw {path} {scenario}: {self.clients} threads for {self.seconds:g}s")
+        load = os.getloadavg()[0]
+        result = loadgen._run_threads(f"{path} {scenario}", self.clients, self.seconds, make_worker)
+        return self._raw_row(scenario, path, load, result)
+
+    def _raw_row(self, scenario: str, path: str, load: float, result) -> dict:
+        return self._record(
+            scenario=scenario,
+            path=path,
+            load=load,
+            requests=result.requests,
+            seconds=result.seconds,
+            booked=result.booked,
+            refused=result.statuses.get("409", 0),
+            errors=result.statuses.get("error", 0),
+            p50=result.p50,
+            p99=result.percentile(0.99),
+            first_errors=result.errors[:3],
+        )
+
+    def http(self, scenario: str, path: str, *, base_url: str, script: str) -> dict:
+        log(f"wrk {path} {scenario}: {self.clients} connections for {self.seconds:g}s")
+        load = os.getloadavg()[0]
+        result = wrk.run(
+            f"{path} {scenario}",
+            base_url=base_url,
+            script=script,
+            connections=self.clients,
+            seconds=self.seconds,
+        )
+        return self._record(
+            scenario=scenario,
+            path=path,
+            load=load,
+            requests=result.requests,
+            seconds=result.seconds,
+            booked=result.statuses.get("201", 0) + result.statuses.get("200", 0),
+            refused=result.statuses.get("409", 0),
+            # wrk counts every answer >= 400 as a "status" error; statuses are counted
+            # above (409 is an expected answer), so only socket errors are added here.
+            errors=result.unexpected
+            + sum(n for kind, n in result.socket_errors.items() if kind != "status"),
+            p50=result.p50_ms,
+            p99=result.p99_ms,
+            first_errors=[f"statuses {result.statuses}, sockets {result.socket_errors}"]
+            if result.unexpected or set(result.socket_errors) - {"status"}
+            else [],
+        )
+
+    def _record(self, **row) -> dict:
+        row["invariant"] = loadgen.check_invariant(self.url)
+        row["rate"] = row["booked"] / row["seconds"] if row["seconds"] else 0.0
+        row["req_rate"] = row["requests"] / row["seconds"] if row["seconds"] else 0.0
+        self.rows.append(row)
+        log(
+            f"  {row['requests']} requests, {row['rate']:.0f} ok/s, p50 {row['p50']:.1f} ms, "
+            f"p99 {row['p99']:.1f} ms, 409 {row['refused']}, errors {row['errors']}, "
+            f"invariant {row['invariant']}"
+        )
+        for error in row["first_errors"]:
+            log(f"  error: {error}")
+        return row
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     partners = max(100, int(10_000 * args.scale))
     url = args.database_url
+    if dataset.db_name(url) in ("slotwise", "test_slotwise"):
+        raise SystemExit("refusing to drop a shared database: pass a bench-only --database-url")
+    started = time.monotonic()
     machine = report.machine_info(url)
     log(f"database {url}; {partners} partners x {dataset.SLOTS_PER_PARTNER} slots")
     if args.reuse:
@@ -245,70 +464,173 @@ def main(argv=None) -> int:
         log("load")
         counts = dataset.load(url, partners=partners, log=log)
         log(f"  {counts}")
-    setup_django(url)
+    setup_django(url, args.redis_url)
+    replay.spread_sequences(url)
     rng = random.Random(7)
 
     log(f"assignment: {args.assign_queries} queries")
     assignment = bench_assignment(args.assign_queries, rng)
     log(
-        f"  p50 {assignment['p50_ms']:.2f} ms, p99 {assignment['p99_ms']:.2f} ms, "
-        f"indexes {assignment['indexes']}"
+        f"  SQL p50 {assignment['p50_ms']:.2f} ms, p99 {assignment['p99_ms']:.2f} ms; "
+        f"ORM p50 {assignment['orm_p50_ms']:.2f} ms, p99 {assignment['orm_p99_ms']:.2f} ms"
     )
 
     spread_size = min(100_000, partners * 10)
-    hot = loadgen.sample_targets(url, count=8, bucket=0, salt="hot")
-    loadgen.make_hot(url, hot, capacity=1_000_000)
+    hot = loadgen.sample_targets(url, count=HOT_SLOTS, bucket=0, salt="hot")
     spread_http = loadgen.sample_targets(url, count=spread_size, bucket=1, salt="http")
     spread_raw = loadgen.sample_targets(url, count=spread_size, bucket=2, salt="raw")
+    spread_seed = loadgen.sample_targets(url, count=spread_size, bucket=3, salt="seed")
+    ceiling = loadgen.sample_targets(url, count=CEILING_SLOTS, bucket=4, salt="ceiling")
+    webhook_slots = loadgen.sample_targets(
+        url, count=min(spread_size, int(500 * args.seconds)), bucket=5, salt="webhook"
+    )
+    roomy(url, hot + ceiling)
     customers = dataset.customer_ids(url)
-    profile = profile_one_booking(spread_http.pop(), customers[0])
-    log(f"one HTTP booking: {profile}")
+    # The profiled target's slot and partner ids are substituted by value in the replay:
+    # pick one whose ids cannot be mistaken for a user id or a small count.
+    profile_target = next(
+        t
+        for t in ceiling
+        if min(t.slot_id, t.partner_id) > max(customers) + 10 and t.slot_id != t.partner_id
+    )
+
+    log(f"in-process: one booking captured, {args.cpu_requests} bookings and /auth/me")
+    profile = in_process(
+        profile_target=profile_target,
+        cpu_targets=ceiling,
+        customer_id=customers[0],
+        requests_each=args.cpu_requests,
+    )
+    log(
+        f"  {profile['statements']} statements, {profile['commits']} commits; CPU "
+        f"{profile['cpu_ms_booking']:.2f} ms/booking vs {profile['cpu_ms_me']:.2f} ms /auth/me"
+    )
+    plan = replay.ReplayPlan(
+        profile["captured"],
+        key=profile["key"],
+        order_id=profile["order_id"],
+        target=profile_target,
+    )
     before = loadgen.check_invariant(url)
     log(f"invariant before: {before}")
 
-    tokens = access_tokens(customers)
-    common = {"clients": args.clients, "seconds": args.seconds}
-    runs = []
+    runs = Runs(url, args.clients, args.seconds)
 
-    def measure(scenario: str, kind: str, run) -> None:
-        log(f"{kind} {scenario}: {args.clients} clients for {args.seconds:g}s")
-        load_before = os.getloadavg()[0]
-        result = run()
-        invariant = loadgen.check_invariant(url)
-        runs.append((scenario, kind, result, invariant, load_before))
+    def customer(i: int) -> int:
+        return customers[i % len(customers)]
+
+    minimal, seed = {}, {}
+
+    def minimal_loop(targets):
+        return lambda i: loadgen.RawWorker(url, customer(i), targets, seed=i)
+
+    def seed_loop(targets):
+        return lambda i: replay.SeedDesignWorker(url, args.redis_url, customer(i), targets, seed=i)
+
+    ceiling_rows = runs.alternate(
+        "ceiling",
+        {
+            "raw minimal": minimal_loop(ceiling),
+            "raw replay": lambda i: replay.ReplayWorker(url, plan, ceiling, seed=i),
+        },
+    )
+    minimal["ceiling"], replayed = ceiling_rows["raw minimal"], ceiling_rows["raw replay"]
+    for scenario, ours, theirs in (
+        ("hot", hot, hot),
+        ("spread", spread_raw, spread_seed),
+    ):
+        rows = runs.alternate(
+            scenario, {"raw minimal": minimal_loop(ours), "raw seed design": seed_loop(theirs)}
+        )
+        minimal[scenario], seed[scenario] = rows["raw minimal"], rows["raw seed design"]
+
+    http: dict[str, dict] = {}
+    webhook_row, webhook_check, webhook_profile = None, None, None
+    shape = gunicorn_shape(args)
+    if not wrk.available():
+        log(f"SKIPPED the HTTP runs: {wrk.INSTALL_HINT}")
+    else:
+        payments = webhooks.prepare(url, targets=webhook_slots, customer_id=customers[1])
+        profiled, payments = payments[:WEBHOOK_PROFILED], payments[WEBHOOK_PROFILED:]
+        webhook_profile = profile_webhooks(profiled)
         log(
-            f"  {result.requests} requests, {result.throughput:.0f}/s, "
-            f"p50 {result.p50:.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
-            f"statuses {result.statuses}, invariant {invariant}"
+            f"in-process webhook: {webhook_profile['statements']} statements, "
+            f"{webhook_profile['commits']} commits, CPU {webhook_profile['cpu_ms']:.2f} ms"
         )
-        for error in result.errors[:3]:
-            log(f"  error: {error}")
-
-    log(f"gunicorn: {args.workers} workers x {args.threads} threads on :{args.port}")
-    server = start_gunicorn(args, url)
-    try:
-        base = f"http://127.0.0.1:{args.port}"
-        for scenario, targets in (("hot", hot), ("spread", spread_http)):
-            measure(
-                scenario,
-                "http",
-                lambda t=targets, n=scenario: loadgen.http_run(
-                    f"HTTP {n}", base_url=base, tokens=tokens, targets=t, **common
-                ),
+        deliveries = webhooks.deliveries(payments)
+        tokens = access_tokens(customers)
+        log(f"gunicorn ({shape}) on :{args.port}")
+        server = start_gunicorn(args, url)
+        try:
+            base = f"http://127.0.0.1:{args.port}"
+            for scenario, targets in (("hot", hot), ("spread", spread_http)):
+                http[scenario] = runs.http(
+                    scenario,
+                    "http wrk",
+                    base_url=base,
+                    script=wrk.booking_script(tokens=tokens, targets=targets),
+                )
+            webhook_row = runs.http(
+                "razorpay captured",
+                "http webhooks",
+                base_url=base,
+                script=wrk.webhook_script(deliveries=deliveries, threads=2),
             )
-    finally:
-        # Stopped before the raw runs: its pooled connections must not count twice.
-        server.terminate()
-        server.wait(timeout=30)
-    for scenario, targets in (("hot", hot), ("spread", spread_raw)):
-        measure(
-            scenario,
-            "raw",
-            lambda t=targets, n=scenario: loadgen.raw_run(
-                f"raw {n}", database_url=url, customer_ids=customers, targets=t, **common
-            ),
-        )
+        finally:
+            server.terminate()  # graceful: requests in flight finish first
+            server.wait(timeout=30)
+        if webhook_row:
+            webhook_check = webhooks.outcome(url, [p[0] for p in payments])
+            webhook_check.update(
+                deliveries=len(deliveries), unique=len(payments), sent=webhook_row["requests"]
+            )
+            log(f"  webhooks: {webhook_check}")
 
+    # Tasks the runs enqueued (notifications of confirmed bookings) have no worker here.
+
+    redis.Redis.from_url(args.redis_url).delete("celery")
+    invariants = [row["invariant"] for row in runs.rows]
+    summary = {
+        "scale": args.scale,
+        "statements_per_booking": profile["statements"],
+        "commits_per_booking": profile["commits"],
+        "cpu_ms_booking": round(profile["cpu_ms_booking"], 2),
+        "cpu_ms_me": round(profile["cpu_ms_me"], 2),
+        "cpu_ratio_booking_to_me": _ratio(profile["cpu_ms_booking"], profile["cpu_ms_me"]),
+        "db_ceiling_ratio": _ratio(replayed["rate"], minimal["ceiling"]["rate"]),
+        "replay_bookings_per_s": round(replayed["rate"], 1),
+        "raw_bookings_per_s": round(minimal["hot"]["rate"], 1),
+        "raw_bookings_per_s_spread": round(minimal["spread"]["rate"], 1),
+        "raw_bookings_per_s_ceiling": round(minimal["ceiling"]["rate"], 1),
+        "http_bookings_per_s": round(http["hot"]["rate"], 1) if http else None,
+        "http_bookings_per_s_spread": round(http["spread"]["rate"], 1) if http else None,
+        "http_to_raw_ratio_hot": _ratio(http["hot"]["rate"], minimal["hot"]["rate"])
+        if http
+        else None,
+        "http_to_raw_ratio_spread": _ratio(http["spread"]["rate"], minimal["spread"]["rate"])
+        if http
+        else None,
+        "http_p50_ms_hot": round(http["hot"]["p50"], 1) if http else None,
+        "http_p99_ms_hot": round(http["hot"]["p99"], 1) if http else None,
+        "http_p50_ms_spread": round(http["spread"]["p50"], 1) if http else None,
+        "http_p99_ms_spread": round(http["spread"]["p99"], 1) if http else None,
+        "assignment_p50_ms": round(assignment["p50_ms"], 2),
+        "assignment_p99_ms": round(assignment["p99_ms"], 2),
+        "assignment_orm_p50_ms": round(assignment["orm_p50_ms"], 2),
+        "assignment_orm_p99_ms": round(assignment["orm_p99_ms"], 2),
+        "assignment_buffers": assignment["buffers"],
+        "assignment_load_avg": round(assignment["load"], 2),
+        "webhook_events_per_s": round(webhook_row["req_rate"], 1) if webhook_row else None,
+        "webhook_statements": webhook_profile["statements"] if webhook_profile else None,
+        "webhook_commits": webhook_profile["commits"] if webhook_profile else None,
+        "cpu_ms_webhook": round(webhook_profile["cpu_ms"], 2) if webhook_profile else None,
+        "seed_design_ratio": _ratio(seed["hot"]["rate"], minimal["hot"]["rate"]),
+        "seed_design_ratio_spread": _ratio(seed["spread"]["rate"], minimal["spread"]["rate"]),
+        "oversold": max(i["oversold"] for i in invariants),
+        "mismatched": max(i["mismatched"] for i in invariants),
+        "wrk": wrk.available(),
+        "seconds": round(time.monotonic() - started),
+    }
     text = report.render(
         args=args,
         argv=sys.argv[1:] if argv is None else argv,
@@ -316,17 +638,21 @@ def main(argv=None) -> int:
         counts=counts,
         partners=partners,
         assignment=assignment,
-        runs=runs,
+        runs=runs.rows,
         spread_size=spread_size,
         profile=profile,
+        summary=summary,
+        gunicorn=shape,
+        webhook_check=webhook_check,
+        webhook_profile=webhook_profile,
     )
     if args.no_write:
         print(text)
     else:
         Path(args.output).write_text(text)
         log(f"wrote {args.output}")
-    broken = [r for r in runs if r[3]["mismatched"] or r[3]["oversold"]]
-    return 1 if broken else 0
+    print("BENCH " + json.dumps(summary), flush=True)
+    return 1 if summary["oversold"] or summary["mismatched"] else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -21,8 +22,9 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Rank, TruncDate
 from django.utils import timezone
 
 from bookings.extensions import extra_related
@@ -67,7 +69,11 @@ def assignment_candidates(
     start_to: datetime | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Slot]:
-    """Open slots of eligible partners, best first (see :func:`best_assignment`).
+    """The front-runner open slots of eligible partners, best first (:func:`best_assignment`).
+
+    Front-runners: the fitting slots that share the earliest start and, among those, the
+    highest partner rating (ranks 1-2 below); only they can win, and only they carry the
+    day count of rank 3.
 
     Eligible partner: active, verified, in ``city``, offers ``service`` (every active
     variant of an offered service is bookable; the API validates that ``variant``
@@ -86,9 +92,10 @@ def assignment_candidates(
     4. partner id, then slot id (lowest first).
 
     Each slot row carries ``day_bookings`` (rank 3). The filters repeat the predicate of
-    the partial index ``slot_open_start_idx`` (start, partner) WHERE NOT blocked AND
-    booked < capacity, so PostgreSQL walks open slots in start order and stops at the
-    first group of equal starts; the day count is a correlated subquery over
+    the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
+    blocked AND booked < capacity, and filter on the slot's own copy of the partner's
+    city, so PostgreSQL walks the open slots of this one city in start order and stops at
+    the first group of equal starts; the day count is a correlated subquery over
     ``slot_partner_start_idx`` and the booking's slot index, evaluated for that group only.
     """
     now = now or timezone.now()
@@ -121,7 +128,7 @@ def assignment_candidates(
         blocked=False,
         booked__lt=F("capacity"),
         start__gt=now,
-        partner__city_id=city.pk,
+        city_id=city.pk,
         partner__active=True,
         partner__verified=True,
         length__gte=_required_length(service=service, variant=variant),
@@ -130,19 +137,144 @@ def assignment_candidates(
         slots = slots.filter(start__gte=start_from)
     if start_to is not None:
         slots = slots.filter(start__lte=start_to)
+    # Rank 1: only the fitting slots sharing the earliest fitting start can win (an
+    # InitPlan that walks the index until the first one). Rank 2 is a window over that
+    # group: PostgreSQL (15+) stops it once the rank passes 1 (a "run condition") and
+    # evaluates the select list, the day count included, above the window, so only the
+    # slots tied on start and rating have their day counted (usually one, instead of every
+    # open slot of the earliest start: issue 11, 38 ms -> ~1-2 ms at 1M slots).
+    earliest = slots.order_by("start").values("start")[:1]
     return (
-        slots.select_related("partner")
+        slots.filter(start=Subquery(earliest))
+        .select_related("partner")
         .annotate(
+            front_rank=Window(Rank(), order_by=F("partner__rating").desc()),
             local_day=TruncDate("start", tzinfo=tz),
             day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
         )
+        .filter(front_rank=1)
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
     )
 
 
-def best_assignment(**kwargs) -> Slot | None:
-    """The best partner's slot per :func:`assignment_candidates`, in one SQL query."""
-    return assignment_candidates(**kwargs).first()
+# On PostgreSQL the assignment is one hand-written statement: it runs on every "find me a
+# partner", and building and compiling assignment_candidates (Exists, Subquery, a window)
+# costs ~8 ms of Python, more than the query itself (issue 11). Same rules; the tests run
+# every ranking case through both (tests/bookings/test_assignment.py).
+_ASSIGNMENT_TEMPLATE = """
+WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a scan
+    SELECT s.id, s.partner_id, s.start, p.rating
+    FROM partners_slot AS s
+    JOIN partners_partner AS p ON p.id = s.partner_id
+    WHERE s.city_id = %(city)s
+      AND NOT s.blocked AND s.booked < s.capacity
+      AND s.start > %(now)s
+      AND (%(start_from)s::timestamptz IS NULL OR s.start >= %(start_from)s::timestamptz)
+      AND (%(start_to)s::timestamptz IS NULL OR s.start <= %(start_to)s::timestamptz)
+      AND s."end" - s.start >= coalesce(
+          %(minutes)s::integer,
+          (SELECT v.duration_minutes FROM partners_servicevariant AS v
+           WHERE v.service_id = %(service)s AND v.active
+           ORDER BY v.duration_minutes LIMIT 1)
+      ) * interval '1 minute'
+      AND p.active AND p.verified
+      AND EXISTS (SELECT 1 FROM partners_partner_services AS ps
+                  WHERE ps.partner_id = s.partner_id AND ps.service_id = %(service)s)
+), earliest AS MATERIALIZED (
+    -- Rank 1: the group of the earliest fitting start (the index walk stops there).
+    SELECT id, partner_id, start, rating
+    FROM fitting
+    WHERE start = (SELECT start FROM fitting ORDER BY start LIMIT 1)
+), best AS (
+    -- Rank 2: the highest rating in it; only these slots have their day load counted.
+    SELECT * FROM earliest WHERE rating = (SELECT max(rating) FROM earliest)
+)
+SELECT {slot_columns}, {partner_columns},
+       (SELECT count(*) FROM bookings_booking AS b
+        JOIN partners_slot AS u ON u.id = b.slot_id
+        WHERE u.partner_id = best.partner_id
+          AND u.start > best.start - interval '1 day' AND u.start < best.start + interval '1 day'
+          AND b.status = ANY(%(holding)s)
+          AND (u.start AT TIME ZONE %(tz)s)::date = (best.start AT TIME ZONE %(tz)s)::date
+       ) AS day_bookings
+FROM best
+JOIN partners_slot AS s ON s.id = best.id
+JOIN partners_partner AS p ON p.id = best.partner_id
+ORDER BY day_bookings, s.partner_id, s.id
+LIMIT 1
+"""
+
+
+_SLOT_FIELDS = [f.attname for f in Slot._meta.concrete_fields]
+_PARTNER_FIELDS = [f.attname for f in Partner._meta.concrete_fields]
+ASSIGNMENT_SQL = _ASSIGNMENT_TEMPLATE.format(
+    slot_columns=", ".join(f's."{f.column}"' for f in Slot._meta.concrete_fields),
+    partner_columns=", ".join(f'p."{f.column}"' for f in Partner._meta.concrete_fields),
+)
+
+
+def assignment_params(  # the parameters of ASSIGNMENT_SQL
+    *,
+    city: City,
+    service: Service,
+    variant: ServiceVariant | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
+    return {
+        "city": city.pk,
+        "service": service.pk,
+        "minutes": variant.duration_minutes if variant is not None else None,
+        "now": now or timezone.now(),
+        "start_from": start_from,
+        "start_to": start_to,
+        "holding": [str(status) for status in SEAT_HOLDING_STATUSES],
+        "tz": city.time_zone,
+    }
+
+
+def best_assignment(
+    *,
+    city: City,
+    service: Service,
+    variant: ServiceVariant | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    now: datetime | None = None,
+) -> Slot | None:
+    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``
+    and ``slot.day_bookings``, or None; one query.
+
+    On PostgreSQL it runs ``ASSIGNMENT_SQL``: the walk of ``slot_open_city_start_idx``
+    stops at the earliest fitting start, and of that start's slots only those of the
+    highest rating have their day load counted. Elsewhere (the embedded SQLite default)
+    it runs the queryset.
+    """
+    kwargs = {
+        "city": city,
+        "service": service,
+        "variant": variant,
+        "start_from": start_from,
+        "start_to": start_to,
+        "now": now,
+    }
+    if not _use_statement():
+        return assignment_candidates(**kwargs).first()
+    with connection.cursor() as cursor:
+        cursor.execute(ASSIGNMENT_SQL, assignment_params(**kwargs))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    slots, partners = len(_SLOT_FIELDS), len(_PARTNER_FIELDS)
+    slot = Slot.from_db(connection.alias, _SLOT_FIELDS, row[:slots])
+    slot.partner = Partner.from_db(connection.alias, _PARTNER_FIELDS, row[slots : slots + partners])
+    slot.day_bookings = row[-1]
+    return slot
+
+
+def _use_statement() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _local_slot_day(time_zones: Iterable[str]) -> Case:

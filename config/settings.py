@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.db_router.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: answers a locked-out admin login attempt.
@@ -132,11 +133,31 @@ if EMBEDDED:
         }
     }
 else:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+    if DATABASE_REPLICA_URL:
+        # Catalog and slot-listing reads of the public GET endpoints (config.db_router).
+        # Tests point it at the test database itself: a mirror, not a second database.
+        DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL)
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+    for _database in DATABASES.values():
+        if env_bool("DB_POOL"):
+            # psycopg_pool inside each process (one pool per gunicorn worker, shared by its
+            # threads); Django requires CONN_MAX_AGE 0 with it.
+            _database["CONN_MAX_AGE"] = 0
+            _database.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+                "timeout": env_int("DB_POOL_TIMEOUT", 10),
+            }
+        else:
+            # Persistent connections (one per thread), checked before reuse after an error.
+            _database["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+            _database["CONN_HEALTH_CHECKS"] = True
+        # Behind PgBouncer in transaction mode: named cursors do not survive a transaction
+        # boundary on another server connection (docs/scaling.md).
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS")
 
 if REDIS_URL:
     CACHES = {

@@ -117,6 +117,16 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if not adding:
+            # Slots carry the partner's city (Slot.city, for the assignment index); a
+            # partner that moves takes its slots along (zero rows when it did not move).
+            Slot.objects.filter(partner_id=self.pk).exclude(city_id=self.city_id).update(
+                city_id=self.city_id
+            )
+
 
 class Staff(models.Model):
     """A service person working for a partner."""
@@ -140,6 +150,12 @@ class Slot(models.Model):
     """Bookable time of a partner. The row is the inventory: ``booked <= capacity``."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="slots")
+    # The partner's city, copied (Partner.save keeps it in step) so that assignment walks
+    # one city's open slots in start order through slot_open_city_start_idx instead of
+    # every city's (issue 11: 38 ms -> a few ms at 10k partners / 1M slots).
+    city = models.ForeignKey(
+        City, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     capacity = models.PositiveIntegerField(default=1)
@@ -169,16 +185,22 @@ class Slot(models.Model):
         indexes = [
             # Listing a partner's slots by time.
             models.Index(fields=["partner", "start"], name="slot_partner_start_idx"),
-            # Assignment: open slots by time; rows leave the index when full or blocked.
+            # Assignment: a city's open slots by time; rows leave the index when full or
+            # blocked.
             models.Index(
-                fields=["start", "partner"],
-                name="slot_open_start_idx",
+                fields=["city", "start", "partner"],
+                name="slot_open_city_start_idx",
                 condition=Q(blocked=False) & Q(booked__lt=F("capacity")),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.partner} {self.start:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.city_id is None and self.partner_id is not None:
+            self.city_id = self.partner.city_id
+        super().save(*args, **kwargs)
 
     @property
     def available(self) -> int:

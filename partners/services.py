@@ -94,11 +94,17 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
     among = _overlaps_among(specs)
     if among:
         raise SlotOverlap("Slots in the request overlap each other.", errors={"slots": among})
-    lock(Partner.objects.filter(pk=partner_id)).values_list("pk").first()
+    (city_id,) = lock(Partner.objects.filter(pk=partner_id)).values_list("city_id").get()
     try:
         with transaction.atomic():  # savepoint: the violation must not poison the caller
             created = Slot.objects.bulk_create(
-                Slot(partner_id=partner_id, start=spec.start, end=spec.end, capacity=spec.capacity)
+                Slot(
+                    partner_id=partner_id,
+                    city_id=city_id,  # copied for the assignment's index (Slot.city)
+                    start=spec.start,
+                    end=spec.end,
+                    capacity=spec.capacity,
+                )
                 for spec in specs
             )
             if connection.vendor != "postgresql":

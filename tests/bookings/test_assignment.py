@@ -7,9 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bookings import selectors
 from bookings.models import BookingStatus
 from bookings.selectors import best_assignment
 from partners.models import ServiceVariant
+from partners.services import SlotSpec, create_slots
 from tests.factories.bookings import BookingFactory
 from tests.factories.partners import (
     CityFactory,
@@ -18,6 +20,15 @@ from tests.factories.partners import (
     ServiceVariantFactory,
     SlotFactory,
 )
+
+
+@pytest.fixture(autouse=True, params=["statement", "queryset"])
+def implementation(request, monkeypatch):
+    """Every case runs through both: PostgreSQL's ASSIGNMENT_SQL and the portable
+    queryset (assignment_candidates) that the embedded SQLite default uses."""
+    if request.param == "queryset":
+        monkeypatch.setattr(selectors, "_use_statement", lambda: False)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +236,31 @@ def test_a_service_without_an_active_variant_has_no_assignment(city, service, va
     variant.save()
 
     assert best_assignment(city=city, service=service) is None
+
+
+@pytest.mark.django_db
+def test_a_partner_that_moves_city_is_assigned_in_its_new_city_only(city, service, day):
+    # Slots carry a copy of their partner's city (the assignment index is by city).
+    mumbai = CityFactory(slug="mumbai", time_zone="Asia/Kolkata")
+    mover = PartnerFactory(city=city, services=[service])
+    slot = _slot(mover, day + timedelta(hours=5))
+    assert best_assignment(city=city, service=service) == slot
+
+    mover.city = mumbai
+    mover.save()
+
+    assert best_assignment(city=city, service=service) is None
+    assert best_assignment(city=mumbai, service=service) == slot
+
+
+@pytest.mark.django_db
+def test_slots_created_by_the_partner_api_carry_the_partner_city(city, service, day):
+    partner = PartnerFactory(city=city, services=[service])
+    start = day + timedelta(hours=5)
+    (created,) = create_slots(
+        partner_id=partner.pk, specs=[SlotSpec(start, start + timedelta(hours=1), 1)]
+    )
+
+    created.refresh_from_db()
+    assert created.city_id == city.pk
+    assert best_assignment(city=city, service=service) == created

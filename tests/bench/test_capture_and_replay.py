@@ -1,0 +1,103 @@
+"""The benchmark's measuring tools, checked against real bookings: what
+``bench.inprocess.capture`` counts, and that ``bench.replay`` replays a captured booking
+faithfully (it books again, with its payment). No timing here: speed lives in bench/.
+
+Real commits are what is measured, so these tests run with ``transaction=True``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bench import inprocess, replay
+from bench.loadgen import Target
+from bookings.models import Booking
+from partners.models import Slot
+from payments.models import Payment
+from refunds.selectors import active_refund_policy
+from tests.factories.accounts import UserFactory
+from tests.factories.partners import PartnerFactory, ServiceVariantFactory, SlotFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _conninfo() -> str:
+    db = connection.settings_dict
+    return psycopg.conninfo.make_conninfo(
+        dbname=db["NAME"],
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
+
+
+@pytest.fixture
+def booked():
+    """One captured POST /bookings; slot and partner ids far from any other parameter."""
+    replay.spread_sequences(_conninfo())
+    active_refund_policy()  # as migrated: a transactional test starts without it
+    variant = ServiceVariantFactory()
+    partner = PartnerFactory(id=7_000_001, services=[variant.service])
+    slot = SlotFactory(id=8_000_001, partner=partner, capacity=10)
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    with inprocess.capture(connection) as captured:
+        response = inprocess.booking_request(
+            client, slot_id=slot.pk, variant_id=variant.pk, key="bench-key-1"
+        )
+    assert response.status_code == 201, response.content
+    return captured, response.json(), slot, variant
+
+
+def test_capture_counts_every_statement_and_each_commit(booked):
+    captured, body, slot, _ = booked
+    explicit = sum(1 for kind, _ in captured.events if kind == "commit")
+    autocommitted = [s for s in captured.statements if s.is_write and not s.in_transaction]
+
+    assert explicit >= 1
+    assert captured.commits == explicit + len(autocommitted)
+    take_seats = [
+        s for s in captured.statements if " ".join(s.sql.split()).startswith("UPDATE partners_slot")
+    ]
+    assert len(take_seats) == 1
+    assert take_seats[0].in_transaction
+    insert = next(
+        s for s in captured.statements if s.sql.startswith('INSERT INTO "bookings_booking"')
+    )
+    assert insert.returned == [(body["id"],)]
+
+
+def test_the_replay_books_another_slot_with_its_payment_and_nothing_else_changes(booked):
+    captured, body, slot, variant = booked
+    other = SlotFactory(
+        id=8_000_002, partner=slot.partner, capacity=10, start=slot.start + timedelta(hours=2)
+    )
+    plan = replay.ReplayPlan(
+        captured,
+        key="bench-key-1",
+        order_id=body["payment"]["order_id"],
+        target=Target(slot.pk, variant.pk, variant.price_minor, variant.currency, slot.partner_id),
+    )
+    worker = replay.ReplayWorker(
+        _conninfo(),
+        plan,
+        [Target(other.pk, variant.pk, variant.price_minor, variant.currency, other.partner_id)],
+        seed=1,
+    )
+    try:
+        assert worker() == "201"
+    finally:
+        worker.close()
+
+    replayed = Booking.objects.get(slot=other)
+    assert Payment.objects.filter(booking=replayed).count() == 1
+    assert Payment.objects.get(booking=replayed).order_id != body["payment"]["order_id"]
+    assert Slot.objects.get(pk=other.pk).booked == 1
+    assert Slot.objects.get(pk=slot.pk).booked == 1  # the captured booking's, untouched
+    assert Booking.objects.count() == 2
