@@ -84,9 +84,11 @@ CROSS JOIN LATERAL (
 -- The seats of full slots are held by CONFIRMED bookings (inventory == bookings).
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
-     updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id)
+     updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
+     reschedule_count, counts_as_pending)
 SELECT s.capacity, v.price_minor * s.capacity, v.currency, 'CONFIRMED', true, NULL, now(),
-       now(), (SELECT min(id) FROM accounts_user), s.partner_id, s.id, s.start, s."end", v.id
+       now(), (SELECT min(id) FROM accounts_user), s.partner_id, s.id, s.start, s."end", v.id,
+       0, false
 FROM partners_slot AS s
 JOIN LATERAL (
     SELECT v.id, v.price_minor, v.currency

@@ -146,9 +146,10 @@ RETURNING partner_id, start, "end"
 INSERT_BOOKING = """
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
-     updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id)
+     updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
+     reschedule_count, counts_as_pending)
 VALUES (%s, %s, %s, 'PENDING_PAYMENT', true, now() + interval '15 minutes', now(), now(),
-        %s, %s, %s, %s, %s, %s)
+        %s, %s, %s, %s, %s, %s, 0, false)
 RETURNING id
 """
 INSERT_EVENT = """
