@@ -1,7 +1,9 @@
 """``python -m tests.faults.celery_worker QUEUE``: a real Celery worker of the project's app
 (``config.celery``, settings from the environment) that consumes and publishes only on
 QUEUE, so a test on a shared broker never takes or leaves messages in anyone else's
-queue. One process (solo pool): killing it kills the task it is running."""
+queue. The production pool (prefork) with one child: the main process holds the broker
+connection and acknowledges, the child runs the task; ``kill -9`` of the process group is
+the whole worker dying (a node or container lost)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ def main(queue: str) -> None:
     app.worker_main(
         [
             "worker",
-            "--pool=solo",
+            "--pool=prefork",
+            "--concurrency=1",
             f"--queues={queue}",
             f"--hostname={queue}@%h",
             "--without-mingle",

@@ -25,7 +25,7 @@ class FakeRazorpayRefunds:
         self.requests: dict[str, list[dict]] = {}  # by idempotency key, in arrival order
         self.refunds: dict[str, dict] = {}  # by idempotency key: what the gateway made
         self.first_request = threading.Event()
-        self.repeat_request = threading.Event()
+        self.later_request = threading.Event()  # any request after the first
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -52,10 +52,11 @@ class FakeRazorpayRefunds:
     def _answer(self, payment_id: str, key: str, body: dict) -> tuple[dict, bool]:
         """(the refund for ``key``, whether this request made it)."""
         with self._lock:
+            if self.requests:
+                self.later_request.set()
             self.requests.setdefault(key, []).append(body)
             refund = self.refunds.get(key)
             if refund is not None:
-                self.repeat_request.set()
                 return refund, False
             refund = {
                 "id": f"rfnd_fake_{len(self.refunds) + 1}",

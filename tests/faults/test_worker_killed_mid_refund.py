@@ -2,13 +2,18 @@
 
 Everything is real except the gateway: the cancel publishes ``execute_refund`` to
 RabbitMQ (a queue of this test's own), a Celery worker in another process (``python -m
-tests.faults.celery_worker``) takes it and calls a Razorpay refund endpoint on a local
-socket (:mod:`tests.faults.gateway_server`), which makes the refund and holds its answer;
-the test SIGKILLs the worker there. RabbitMQ requeues the unacknowledged message
-(``acks_late``) as soon as the dead worker's connection closes; a second worker gets it,
-claims the refund again and asks the gateway with the same idempotency key, and the
-gateway answers with the refund it already made. Waits are bounded waits for events or
-conditions, never sleeps of an assumed length.
+tests.faults.celery_worker``, prefork with one child) takes it and calls a Razorpay
+refund endpoint on a local socket (:mod:`tests.faults.gateway_server`), which makes the
+refund and holds its answer; the test SIGKILLs the worker there.
+
+- The whole worker killed: RabbitMQ requeues the unacknowledged message (``acks_late``)
+  as soon as the dead worker's connection closes; a second worker gets it, claims the
+  refund again and asks the gateway with the same idempotency key, and the gateway
+  answers with the refund it already made.
+- Only its pool process killed: Celery acknowledges the message as failed (no
+  redelivery); the refund sweep sends it again once it is stale, with the same key.
+
+Waits are bounded waits for events or conditions, never sleeps of an assumed length.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -32,8 +38,10 @@ from kombu import Connection
 from bookings.models import BookingStatus
 from conftest import authed_client
 from notifications.models import OutboxMessage
+from notifications.tasks import dispatch_outbox
 from payments.models import Gateway, Payment
 from refunds.models import Refund
+from refunds.tasks import resume_stalled_refunds
 from tests.factories.bookings import BookingFactory
 from tests.factories.partners import (
     PartnerFactory,
@@ -47,9 +55,15 @@ from tests.faults.gateway_server import FakeRazorpayRefunds
 
 WAIT_SECONDS = 120  # bound of every wait (worker start-up on a busy 2-core machine included)
 
-pytestmark = pytest.mark.skipif(
-    not reachable("127.0.0.1", 5672), reason="needs RabbitMQ on 127.0.0.1:5672"
-)
+
+@pytest.fixture(autouse=True)
+def rabbitmq():
+    """RabbitMQ on 127.0.0.1:5672 (guest): skipped without it, unless REQUIRE_RABBITMQ is
+    set (``.ci/run`` sets it after starting RabbitMQ), then a failure."""
+    if not reachable("127.0.0.1", 5672):
+        if os.environ.get("REQUIRE_RABBITMQ"):
+            pytest.fail("REQUIRE_RABBITMQ is set but nothing listens on 127.0.0.1:5672")
+        pytest.skip("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
 
 
 def wait_until(condition: Callable[[], object], what: str, *, log=None, seen=None) -> None:
@@ -139,28 +153,78 @@ def a_paid_razorpay_booking():
     return booking, payment
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_refund_refunds_exactly_once(tmp_path):
-    queue = f"slotwise-faults-{uuid.uuid4().hex[:12]}"
-    log = tmp_path / "workers.log"
-    gateway = FakeRazorpayRefunds(hold_first_answer=True).start()
-    workers: list[subprocess.Popen] = []
-    booking, payment = a_paid_razorpay_booking()
-    try:
-        # The cancel commits and publishes execute_refund (and its notices) to our queue.
-        with celery_broker(RABBITMQ_URL, default_queue=queue):
-            cancelled = authed_client(booking.customer).post(
-                f"/api/v1/bookings/{booking.pk}/cancel", {}, format="json"
+def pool_child_of(worker: subprocess.Popen) -> int:
+    """The pid of the prefork pool's one child (it runs the tasks)."""
+    with open(f"/proc/{worker.pid}/task/{worker.pid}/children") as children:
+        (child,) = children.read().split()
+    return int(child)
+
+
+class RefundInFlight:
+    """A paid Razorpay booking cancelled through the API, its ``execute_refund`` published
+    to a RabbitMQ queue of this test's own, and worker 1 started: at :meth:`held` it has
+    claimed the refund and the gateway has made it, but holds the answer."""
+
+    def __init__(self, tmp_path) -> None:
+        self.queue = f"slotwise-faults-{uuid.uuid4().hex[:12]}"
+        self.log = tmp_path / "workers.log"
+        self.gateway = FakeRazorpayRefunds(hold_first_answer=True).start()
+        self.workers: list[subprocess.Popen] = []
+        self.booking, self.payment = a_paid_razorpay_booking()
+
+    def cancel_and_start_worker(self) -> Refund:
+        with celery_broker(RABBITMQ_URL, default_queue=self.queue):
+            cancelled = authed_client(self.booking.customer).post(
+                f"/api/v1/bookings/{self.booking.pk}/cancel", {}, format="json"
             )
         assert cancelled.status_code == 200, cancelled.content
-        refund = Refund.objects.get(booking=booking)
+        refund = Refund.objects.get(booking=self.booking)
         assert refund.status == Refund.Status.PENDING
+        self.start_worker()
+        wait_for(self.gateway.first_request, "worker 1's refund at the gateway", log=self.log)
+        return refund
 
-        # Worker 1 sends the refund; the gateway makes it and holds the answer: kill -9.
-        workers.append(start_worker(queue, gateway, log))
-        wait_for(gateway.first_request, "worker 1's refund request at the gateway", log=log)
-        kill_worker(workers[0])
-        gateway.release()
+    def start_worker(self) -> subprocess.Popen:
+        self.workers.append(start_worker(self.queue, self.gateway, self.log))
+        return self.workers[-1]
+
+    def wait_until(self, condition, what: str, **kwargs) -> None:
+        wait_until(condition, what, log=self.log, **kwargs)
+
+    def notices(self):
+        return OutboxMessage.objects.filter(booking=self.booking)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            kill_worker(worker)
+        self.gateway.stop()
+        delete_queue(self.queue)
+
+    def assert_refunded_once(self, refund: Refund, *, attempts: int) -> None:
+        refund.refresh_from_db()
+        assert refund.status == Refund.Status.SUCCEEDED
+        assert refund.attempts == attempts  # each run claimed it once
+        # Exactly once at the gateway: one refund, made for our key; the second request
+        # carried the same key and got that refund back.
+        keys = self.gateway.requests
+        assert list(self.gateway.refunds) == [refund.idempotency_key]
+        assert {key: len(bodies) for key, bodies in keys.items()} == {refund.idempotency_key: 2}
+        assert refund.gateway_refund_id == self.gateway.refunds[refund.idempotency_key]["id"]
+        assert Payment.objects.get(pk=self.payment.pk).status == Payment.Status.REFUNDED
+        assert Refund.objects.filter(booking=self.booking).count() == 1
+        # The notices were delivered at least once by the broker, and each sent once.
+        sent = self.notices().values_list("kind", "status", "attempts")
+        assert sorted(sent) == [("booking_cancelled", "sent", 1), ("refund", "sent", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_refund_refunds_exactly_once(tmp_path):
+    """The whole worker dies (kill -9 of its processes: a node or container lost)."""
+    run = RefundInFlight(tmp_path)
+    try:
+        refund = run.cancel_and_start_worker()
+        kill_worker(run.workers[0])
+        run.gateway.release()
 
         refund.refresh_from_db()
         assert (refund.status, refund.attempts, refund.gateway_refund_id) == (
@@ -168,49 +232,75 @@ def test_a_worker_killed_mid_refund_refunds_exactly_once(tmp_path):
             1,
             "",
         ), "worker 1 should have died between its claim and the gateway's answer"
-        assert len(gateway.refunds) == 1  # the money left: the gateway made the refund
-        # acks_late: the refund's message was never acknowledged, so the broker requeues
-        # it. (So may it requeue the cancel notice's message: the kill can cut off the ack
-        # worker 1 had just sent for it; its redelivery must then send nothing again.)
-        wait_until(
-            lambda: ready_messages(queue) >= 1,
-            "RabbitMQ to requeue the unacknowledged message",
-            seen=lambda: ready_messages(queue),
+        assert len(run.gateway.refunds) == 1  # the money left: the gateway made the refund
+        # acks_late: the refund's message was never acknowledged, so RabbitMQ requeues it
+        # when the dead worker's connection closes (with the cancel notice's message if
+        # worker 1 had not taken it yet: one prefetched message at a time).
+        waiting = 1 + run.notices().filter(status=OutboxMessage.Status.PENDING).count()
+        run.wait_until(
+            lambda: ready_messages(run.queue) == waiting,
+            f"RabbitMQ to requeue the unacknowledged message ({waiting} ready)",
+            seen=lambda: ready_messages(run.queue),
         )
 
         # Worker 2 gets the same message again and finishes the refund.
-        workers.append(start_worker(queue, gateway, log))
-        wait_for(gateway.repeat_request, "worker 2's request with the same key", log=log)
-        wait_until(
+        run.start_worker()
+        wait_for(run.gateway.later_request, "worker 2's refund request", log=run.log)
+        run.wait_until(
             lambda: Refund.objects.get(pk=refund.pk).status == Refund.Status.SUCCEEDED,
             "the refund to succeed",
-            log=log,
         )
-        notice = OutboxMessage.objects.filter(booking=booking, kind="refund")
-        wait_until(
-            lambda: notice.filter(status=OutboxMessage.Status.SENT).exists(),
+        run.wait_until(
+            lambda: run.notices().filter(kind="refund", status="sent").exists(),
             "worker 2 to deliver the refund notice",
-            log=log,
         )
-        kill_worker(workers[1], signal.SIGTERM)  # warm shutdown: acks what it finished
-        assert workers[1].returncode == 0, _tail(log)
-        assert ready_messages(queue) == 0, "a message was left unacknowledged"
+        kill_worker(run.workers[1], signal.SIGTERM)  # warm shutdown
+        assert run.workers[1].returncode == 0, _tail(run.log)
+        assert ready_messages(run.queue) == 0, "a message was left unacknowledged"
     finally:
-        for worker in workers:
-            kill_worker(worker)
-        gateway.stop()
-        delete_queue(queue)
+        run.close()
+    run.assert_refunded_once(refund, attempts=2)
 
-    refund.refresh_from_db()
-    assert refund.status == Refund.Status.SUCCEEDED
-    assert refund.attempts == 2  # claimed by each worker: one message, delivered twice
-    # Exactly once at the gateway: one refund, made for our key; the redelivery's request
-    # carried the same key and got that refund back.
-    assert list(gateway.refunds) == [refund.idempotency_key]
-    assert [len(bodies) for bodies in gateway.requests.values()] == [2]
-    assert refund.gateway_refund_id == gateway.refunds[refund.idempotency_key]["id"]
-    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.REFUNDED
-    assert Refund.objects.filter(booking=booking).count() == 1
-    # At-least-once delivery of the notices too, each sent once.
-    sent = OutboxMessage.objects.filter(booking=booking).values_list("kind", "status", "attempts")
-    assert sorted(sent) == [("booking_cancelled", "sent", 1), ("refund", "sent", 1)]
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_child_killed_mid_refund_is_resumed_by_the_sweep_and_refunds_once(
+    tmp_path, settings
+):
+    """Only the pool process running the task dies (the OOM killer's choice): the main
+    process lives on and, ``task_reject_on_worker_lost`` being off, acknowledges the
+    message as failed (no redelivery, so a task that kills its process cannot loop). The
+    refund stays claimed without an answer; ``resume_stalled_refunds`` sends it again
+    once it has been idle for ``REFUND_STALL_MINUTES`` (run here eagerly, the gateway
+    the same local server)."""
+    run = RefundInFlight(tmp_path)
+    try:
+        refund = run.cancel_and_start_worker()
+        os.kill(pool_child_of(run.workers[0]), signal.SIGKILL)
+        run.gateway.release()
+        run.wait_until(
+            lambda: "WorkerLostError" in run.log.read_text(errors="replace"),
+            "worker 1 to notice its pool process died",
+        )
+        assert run.workers[0].poll() is None, "the main process should live on"
+        kill_worker(run.workers[0], signal.SIGTERM)
+        assert ready_messages(run.queue) == 0  # acknowledged: not requeued at shutdown
+        refund.refresh_from_db()
+        assert (refund.status, refund.attempts, refund.gateway_refund_id) == (
+            Refund.Status.PROCESSING,
+            1,
+            "",
+        )
+
+        # The beat sweep, later (eager here, as a worker would run it).
+        settings.RAZORPAY_API_BASE = run.gateway.base_url
+        settings.RAZORPAY_KEY_ID = "rzp_test_fake"
+        settings.RAZORPAY_KEY_SECRET = "rzp_secret_fake"
+        stall = timedelta(minutes=settings.REFUND_STALL_MINUTES, seconds=1)
+        assert resume_stalled_refunds() == 0  # not idle long enough yet
+        with time_machine.travel(timezone.now() + stall, tick=False):
+            assert resume_stalled_refunds() == 1
+            assert resume_stalled_refunds() == 0
+            dispatch_outbox()
+    finally:
+        run.close()
+    run.assert_refunded_once(refund, attempts=2)
