@@ -40,7 +40,10 @@ def close_gateway_order(*, booking, from_status, to_status, **kwargs) -> None:
     )
     if payment_id is None:
         return
-    transaction.on_commit(lambda: expire_gateway_order.delay(payment_id))
+    # robust: a broker outage must not fail the committed cancel or expiry. No sweep
+    # closes the session later; a payment that still slips through it is a late capture,
+    # which the webhook or the reconciliation run refunds in full.
+    transaction.on_commit(lambda: expire_gateway_order.delay(payment_id), robust=True)
 
 
 @receiver(booking_status_changed, dispatch_uid="payments.offer_freed_seats")

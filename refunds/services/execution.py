@@ -40,8 +40,14 @@ REFUND_RETRY_MAX_SECONDS = 60 * 60
 
 
 def enqueue_execution(refund_id: int) -> None:
-    """Run :func:`execute_refund` for the refund once the current transaction commits."""
-    transaction.on_commit(lambda: execute_refund.delay(refund_id))
+    """Run :func:`execute_refund` for the refund once the current transaction commits.
+
+    robust: a broker outage at commit time must not turn the committed request (a
+    cancel, a webhook) into an error; the refund stays PENDING and the beat sweep
+    ``refunds.tasks.resume_stalled_refunds`` sends it once it has been idle for
+    ``REFUND_STALL_MINUTES``.
+    """
+    transaction.on_commit(lambda: execute_refund.delay(refund_id), robust=True)
 
 
 def retry_delay(retries: int, *, base: float = REFUND_RETRY_BASE_SECONDS) -> float:
