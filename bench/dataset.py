@@ -24,6 +24,7 @@ CITIES = 20
 SERVICES = 10
 SLOTS_PER_PARTNER = 100
 CUSTOMERS = 64
+CUSTOMER_ID_FLOOR = 60_000_000
 
 LOAD_SQL = """
 SELECT setseed(0.42);
@@ -44,6 +45,10 @@ SELECT s.id, t.name, t.tier, 19900 + (s.id %% 10) * 1000 + t.extra, 'INR', t.min
 FROM partners_service AS s
 CROSS JOIN (VALUES ('Basic', 'basic', 0, 60), ('Premium', 'premium', 20000, 60),
                    ('Express', 'express', 10000, 30)) AS t(name, tier, extra, minutes);
+
+-- Customer ids far above every slot, partner and variant id, a price or a count: the
+-- replay (bench.replay) gives each client its own customer by substituting the id by value.
+SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %(customer_floor)s);
 
 INSERT INTO accounts_user
     (password, email, name, phone, role, is_active, is_staff, is_superuser, date_joined)
@@ -135,6 +140,7 @@ def load(database_url: str, *, partners: int, log) -> dict:
         "cities": CITIES,
         "services": SERVICES,
         "customers": CUSTOMERS,
+        "customer_floor": CUSTOMER_ID_FLOOR,
         "partners": partners,
         "slots_per_partner": SLOTS_PER_PARTNER,
     }

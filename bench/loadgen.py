@@ -13,6 +13,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import psycopg
 
@@ -24,6 +25,8 @@ class Target:
     price_minor: int
     currency: str
     partner_id: int
+    start: datetime
+    end: datetime
 
 
 @dataclass
@@ -58,7 +61,7 @@ class RunResult:
 
 
 SAMPLE_SQL = """
-SELECT s.id, v.id, v.price_minor, v.currency, s.partner_id
+SELECT s.id, v.id, v.price_minor, v.currency, s.partner_id, s.start, s."end"
 FROM partners_slot AS s
 JOIN partners_partner AS p ON p.id = s.partner_id AND p.active AND p.verified
 JOIN LATERAL (
@@ -66,6 +69,7 @@ JOIN LATERAL (
     FROM partners_partner_services AS ps
     JOIN partners_servicevariant AS v ON v.service_id = ps.service_id AND v.tier = 'basic'
     WHERE ps.partner_id = s.partner_id
+      AND (%(variant)s::bigint IS NULL OR v.id = %(variant)s::bigint)
     ORDER BY ps.service_id LIMIT 1
 ) AS v ON true
 WHERE NOT s.blocked AND s.booked = 0 AND s.start > now() + interval '2 hours'
@@ -75,13 +79,29 @@ LIMIT %(limit)s
 """
 
 
-def sample_targets(database_url: str, *, count: int, bucket: int, salt: str) -> list[Target]:
-    """Free future slots of bookable partners; ``bucket`` (0-5) keeps runs disjoint."""
+def sample_targets(
+    database_url: str, *, count: int, bucket: int, salt: str, variant_id: int | None = None
+) -> list[Target]:
+    """Free future slots of bookable partners; ``bucket`` (0-5) keeps runs disjoint.
+    Each comes with the basic variant of one of its partner's services (``variant_id``:
+    only slots whose partner offers that variant)."""
+    params = {
+        "buckets": 6,
+        "bucket": bucket,
+        "salt": salt,
+        "limit": count,
+        "variant": variant_id,
+    }
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            SAMPLE_SQL, {"buckets": 6, "bucket": bucket, "salt": salt, "limit": count}
-        ).fetchall()
+        rows = conn.execute(SAMPLE_SQL, params).fetchall()
     return [Target(*row) for row in rows]
+
+
+def first_basic_variant(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT min(id) FROM partners_servicevariant WHERE tier = 'basic' AND active"
+        ).fetchone()[0]
 
 
 def make_hot(database_url: str, targets: list[Target], *, capacity: int) -> None:
@@ -159,6 +179,28 @@ VALUES ('', 'PENDING_PAYMENT', 'created', '', 'Booked by the customer.', '{}', n
 """
 
 
+def insert_booking(cur, *, target: Target, customer_id: int, partner_id: int, start, end) -> int:
+    """The booking row and its ``created`` event, as book_slot writes them (the seats
+    already taken); returns the booking id. Every raw loop writes its bookings here, so
+    they all carry the same columns."""
+    booking_id = cur.execute(
+        INSERT_BOOKING,
+        (
+            1,
+            target.price_minor,
+            target.currency,
+            customer_id,
+            partner_id,
+            target.slot_id,
+            start,
+            end,
+            target.variant_id,
+        ),
+    ).fetchone()[0]
+    cur.execute(INSERT_EVENT, (customer_id, booking_id))
+    return booking_id
+
+
 class RawWorker:
     """The same booking transaction as book_slot, hand-written: UPDATE + 2 INSERTs."""
 
@@ -175,21 +217,15 @@ class RawWorker:
             row = cur.execute(TAKE_SEATS, (1, target.slot_id, 1)).fetchone()
             if row is None:
                 return "409"
-            booking_id = cur.execute(
-                INSERT_BOOKING,
-                (
-                    1,
-                    target.price_minor,
-                    target.currency,
-                    self.customer_id,
-                    row[0],
-                    target.slot_id,
-                    row[1],
-                    row[2],
-                    target.variant_id,
-                ),
-            ).fetchone()[0]
-            cur.execute(INSERT_EVENT, (self.customer_id, booking_id))
+            partner_id, start, end = row
+            insert_booking(
+                cur,
+                target=target,
+                customer_id=self.customer_id,
+                partner_id=partner_id,
+                start=start,
+                end=end,
+            )
         return "201"
 
     def close(self) -> None:

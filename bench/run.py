@@ -58,6 +58,7 @@ HOT_SLOTS = 8
 CEILING_SLOTS = 1000
 ROOMY = 1_000_000
 WEBHOOK_PROFILED = 101  # 1 captured + 100 for CPU time
+REPLAY_MIN_ID = 300
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -484,18 +485,28 @@ def main(argv=None) -> int:
     spread_http = loadgen.sample_targets(url, count=spread_size, bucket=1, salt="http")
     spread_raw = loadgen.sample_targets(url, count=spread_size, bucket=2, salt="raw")
     spread_seed = loadgen.sample_targets(url, count=spread_size, bucket=3, salt="seed")
-    ceiling = loadgen.sample_targets(url, count=CEILING_SLOTS, bucket=4, salt="ceiling")
+    # One variant for the whole ceiling set: the replay sends the captured variant id.
+    ceiling = loadgen.sample_targets(
+        url,
+        count=CEILING_SLOTS,
+        bucket=4,
+        salt="ceiling",
+        variant_id=loadgen.first_basic_variant(url),
+    )
     webhook_slots = loadgen.sample_targets(
         url, count=min(spread_size, int(500 * args.seconds)), bucket=5, salt="webhook"
     )
     roomy(url, hot + ceiling)
     customers = dataset.customer_ids(url)
     # The profiled target's slot and partner ids are substituted by value in the replay:
-    # pick one whose ids cannot be mistaken for a user id or a small count.
+    # pick one whose ids cannot be mistaken for a small count, a status, a variant id or
+    # its price (customer ids and the written tables' ids are far above, see replay).
     profile_target = next(
         t
         for t in ceiling
-        if min(t.slot_id, t.partner_id) > max(customers) + 10 and t.slot_id != t.partner_id
+        if min(t.slot_id, t.partner_id) > REPLAY_MIN_ID
+        and t.slot_id != t.partner_id
+        and t.price_minor not in (t.slot_id, t.partner_id)
     )
 
     log(f"in-process: one booking captured, {args.cpu_requests} bookings and /auth/me")
@@ -514,6 +525,7 @@ def main(argv=None) -> int:
         key=profile["key"],
         order_id=profile["order_id"],
         target=profile_target,
+        customer_id=customers[0],
     )
     before = loadgen.check_invariant(url)
     log(f"invariant before: {before}")
@@ -535,7 +547,7 @@ def main(argv=None) -> int:
         "ceiling",
         {
             "raw minimal": minimal_loop(ceiling),
-            "raw replay": lambda i: replay.ReplayWorker(url, plan, ceiling, seed=i),
+            "raw replay": lambda i: replay.ReplayWorker(url, plan, ceiling, customer(i), seed=i),
         },
     )
     minimal["ceiling"], replayed = ceiling_rows["raw minimal"], ceiling_rows["raw replay"]

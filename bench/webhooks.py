@@ -1,9 +1,10 @@
 """Webhook ingest data: Razorpay-paid bookings waiting for their ``payment.captured``.
 
-Bookings (PENDING_PAYMENT, seats held, as ``book_slot`` leaves them) with a Razorpay
-payment row each are written in one SQL statement; every one gets a signed
-``payment.captured`` delivery, and one delivery in five is a repeat of an earlier one
-(same body, same ``X-Razorpay-Event-Id``), as gateways redeliver.
+Bookings (PENDING_PAYMENT, seats held, counted among the customer's unpaid bookings, as
+``book_slot`` leaves them) with a Razorpay payment row each are written in one SQL
+statement; every one gets a signed ``payment.captured`` delivery, and one delivery in
+five is a repeat of an earlier one (same body, same ``X-Razorpay-Event-Id``), as
+gateways redeliver.
 """
 
 from __future__ import annotations
@@ -28,15 +29,23 @@ WITH wanted AS (
     UPDATE partners_slot AS s SET booked = s.booked + 1
     FROM wanted AS w
     WHERE s.id = w.slot_id AND NOT s.blocked AND s.booked < s.capacity
-    RETURNING s.id, s.partner_id, w.variant_id, w.price
+    RETURNING s.id, s.partner_id, s.start, s."end", w.variant_id, w.price
 ), booked AS (
     INSERT INTO bookings_booking
         (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
-         updated_at, customer_id, partner_id, slot_id, variant_id)
+         updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
+         reschedule_count, counts_as_pending)
     SELECT 1, price, 'INR', 'PENDING_PAYMENT', true, now() + interval '1 day', now(), now(),
-           %(customer)s, partner_id, id, variant_id
+           %(customer)s, partner_id, id, start, "end", variant_id, 0, true
     FROM taken
     RETURNING id, amount_minor, currency
+), counted AS (
+    -- Unpaid bookings are counted for the customer's cap, as book_slot counts them; the
+    -- capture takes each off again.
+    INSERT INTO bookings_pendingbookings (customer_id, count)
+    SELECT %(customer)s, count(*) FROM booked
+    ON CONFLICT (customer_id)
+        DO UPDATE SET count = bookings_pendingbookings.count + excluded.count
 )
 INSERT INTO payments_payment
     (booking_id, gateway, order_id, payment_id, amount_minor, currency,
