@@ -37,16 +37,29 @@ def _conninfo() -> str:
     )
 
 
+def _target(slot, variant) -> Target:
+    return Target(
+        slot.pk,
+        variant.pk,
+        variant.price_minor,
+        variant.currency,
+        slot.partner_id,
+        slot.start,
+        slot.end,
+    )
+
+
 @pytest.fixture
 def booked():
-    """One captured POST /bookings; slot and partner ids far from any other parameter."""
+    """One captured POST /bookings; slot, partner and customer ids far from any other
+    parameter."""
     replay.spread_sequences(_conninfo())
     active_refund_policy()  # as migrated: a transactional test starts without it
     variant = ServiceVariantFactory()
     partner = PartnerFactory(id=7_000_001, services=[variant.service])
     slot = SlotFactory(id=8_000_001, partner=partner, capacity=10)
     client = APIClient()
-    client.force_authenticate(UserFactory())
+    client.force_authenticate(UserFactory(id=6_000_001))
     with inprocess.capture(connection) as captured:
         response = inprocess.booking_request(
             client, slot_id=slot.pk, variant_id=variant.pk, key="bench-key-1"
@@ -73,31 +86,51 @@ def test_capture_counts_every_statement_and_each_commit(booked):
     assert insert.returned == [(body["id"],)]
 
 
+def _replay_once(captured, body, slot, variant, *, onto, customer) -> str:
+    plan = replay.ReplayPlan(
+        captured,
+        key="bench-key-1",
+        order_id=body["payment"]["order_id"],
+        target=_target(slot, variant),
+        customer_id=6_000_001,
+    )
+    worker = replay.ReplayWorker(
+        _conninfo(), plan, [_target(onto, variant)], customer_id=customer.pk, seed=1
+    )
+    try:
+        return worker()
+    finally:
+        worker.close()
+
+
 def test_the_replay_books_another_slot_with_its_payment_and_nothing_else_changes(booked):
     captured, body, slot, variant = booked
     other = SlotFactory(
         id=8_000_002, partner=slot.partner, capacity=10, start=slot.start + timedelta(hours=2)
     )
-    plan = replay.ReplayPlan(
-        captured,
-        key="bench-key-1",
-        order_id=body["payment"]["order_id"],
-        target=Target(slot.pk, variant.pk, variant.price_minor, variant.currency, slot.partner_id),
-    )
-    worker = replay.ReplayWorker(
-        _conninfo(),
-        plan,
-        [Target(other.pk, variant.pk, variant.price_minor, variant.currency, other.partner_id)],
-        seed=1,
-    )
-    try:
-        assert worker() == "201"
-    finally:
-        worker.close()
+    customer = UserFactory(id=6_000_002)
+
+    assert _replay_once(captured, body, slot, variant, onto=other, customer=customer) == "201"
 
     replayed = Booking.objects.get(slot=other)
+    assert replayed.customer_id == customer.pk
+    assert (replayed.slot_start, replayed.slot_end) == (other.start, other.end)
     assert Payment.objects.filter(booking=replayed).count() == 1
     assert Payment.objects.get(booking=replayed).order_id != body["payment"]["order_id"]
     assert Slot.objects.get(pk=other.pk).booked == 1
     assert Slot.objects.get(pk=slot.pk).booked == 1  # the captured booking's, untouched
     assert Booking.objects.count() == 2
+
+
+def test_a_replay_the_seat_update_refuses_writes_nothing(booked):
+    """A partner that does not offer the captured variant: the one-statement seat UPDATE
+    takes nothing, so the replay must not insert a booking that holds no seats."""
+    captured, body, slot, variant = booked
+    stranger = SlotFactory(id=8_000_003, partner=PartnerFactory(id=7_000_002), capacity=10)
+
+    with pytest.raises(replay.ReplayRefused):
+        _replay_once(captured, body, slot, variant, onto=stranger, customer=UserFactory())
+
+    assert Slot.objects.get(pk=stranger.pk).booked == 0
+    assert not Booking.objects.filter(slot=stranger).exists()
+    assert Booking.objects.count() == 1
