@@ -26,6 +26,11 @@ from bookings.signals import booking_moved, booking_status_changed
 from common.locking import lock
 from partners.models import Slot
 
+# What the receivers of booking_status_changed / booking_moved read of the booking (the
+# messages' context: customer, service and variant, partner and its city's time zone,
+# slot): joined into the re-read of the changed row instead of one SELECT per relation.
+RELATED_FOR_RECEIVERS = ("customer", "variant__service", "partner__city", "slot")
+
 # Allowed moves (docs/architecture.md, "Booking states"). Used for validation and
 # documentation; callers still pass the from-states they accept so a transition can be
 # narrower than the graph.
@@ -133,7 +138,7 @@ def transition_booking(
         reason=reason,
         data=data,
     )
-    booking = Booking.objects.get(pk=booking_id)
+    booking = Booking.objects.select_related(*RELATED_FOR_RECEIVERS).get(pk=booking_id)
     booking_status_changed.send(
         sender=Booking,
         booking=booking,
@@ -250,7 +255,7 @@ def move_booking(
             **(data or {}),
         },
     )
-    booking = Booking.objects.get(pk=booking_id)
+    booking = Booking.objects.select_related(*RELATED_FOR_RECEIVERS).get(pk=booking_id)
     booking_moved.send(
         sender=Booking,
         booking=booking,
