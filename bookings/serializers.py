@@ -6,6 +6,7 @@ from bookings import selectors
 from bookings.extensions import extra_fields
 from bookings.models import Booking, BookingEvent, BookingStatus
 from common.fields import BoundedDateField, with_window_fields
+from common.rendering import render, render_many
 from partners.models import City, Partner, Service, ServiceVariant
 from partners.serializers import SlotSerializer
 
@@ -202,9 +203,10 @@ def customer_booking_data(booking: Booking) -> dict:
 def new_booking_data(booking: Booking) -> dict:
     """:func:`customer_booking_data` of a booking :func:`bookings.services.book_slot` just
     created, from the objects in hand instead of reading it back: the same fields in the
-    same order, the timeline being its one ``created`` event (``booking.created_event``)."""
-    data = BookingSerializer(booking).data
-    data["timeline"] = BookingEventSerializer([booking.created_event], many=True).data
+    same order, the timeline being its one ``created`` event (``booking.created_event``).
+    Rendered with kept serializers (:mod:`common.rendering`): it is every booking's 201."""
+    data = render(BookingSerializer, booking)
+    data["timeline"] = render_many(BookingEventSerializer, [booking.created_event])
     return {name: data[name] for name in _detail_field_names()}
 
 

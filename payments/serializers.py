@@ -2,6 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.rendering import render
 from payments.models import Gateway, Payment
 
 
@@ -46,7 +47,7 @@ class BookingPaymentField(serializers.Field):
 
     def to_representation(self, booking):
         payment = getattr(booking, "payment", None)  # reverse one-to-one: None when absent
-        return PaymentHandleSerializer(payment).data if payment is not None else None
+        return render(PaymentHandleSerializer, payment) if payment is not None else None
 
 
 class BookingCreateSerializer(serializers.Serializer):
