@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.extensions import register_booking_field
+from common.rendering import render
 from refunds.cancellation import CANCELLABLE_STATUSES
 from refunds.services.terms import refund_if_cancelled_now, refund_terms_of
 
@@ -39,7 +40,7 @@ class BookingRefundTermsField(serializers.Field):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, booking):
-        return RefundTermsSerializer(refund_terms_of(booking=booking)).data
+        return render(RefundTermsSerializer, refund_terms_of(booking=booking))
 
 
 @extend_schema_field(RefundIfCancelledNowSerializer(allow_null=True))
