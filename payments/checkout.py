@@ -13,7 +13,7 @@ from bookings.models import Booking
 from bookings.services import abandon_booking, book_slot
 from payments.errors import GatewayDisabled
 from payments.gateways import PaymentGateway, UnknownGateway
-from payments.services import create_order, payment_gateway, record_payment
+from payments.orders import create_order, payment_gateway, record_payment
 
 BookingHook = Callable[[Booking], None]
 

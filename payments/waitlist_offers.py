@@ -3,7 +3,7 @@
 ``bookings.waitlist.services.promote_waitlist`` takes the freed seats for the first in
 line and creates their PENDING_PAYMENT bookings in one transaction; here, after that
 commit and outside any transaction, each offer gets its payment (the same
-:func:`~payments.services.start_payment` as a normal booking) and the customer a
+:func:`~payments.orders.start_payment` as a normal booking) and the customer a
 message with the link to pay.
 """
 
@@ -23,7 +23,7 @@ from bookings.waitlist.services import (
 )
 from common.problems import DomainError
 from payments.models import Payment
-from payments.services import start_payment
+from payments.orders import start_payment
 
 logger = logging.getLogger(__name__)
 

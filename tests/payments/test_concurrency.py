@@ -8,7 +8,7 @@ from django.test import Client
 from bookings.models import Booking, BookingEvent, BookingStatus
 from partners.models import Slot
 from payments.models import Payment, WebhookEvent
-from payments.services import start_payment
+from payments.orders import start_payment
 from tests.concurrency import run_concurrently
 from tests.factories.bookings import BookingFactory
 from tests.factories.payments import PaymentFactory

@@ -10,8 +10,8 @@ import responses
 from payments.errors import GatewayDisabled, PaymentGatewayUnavailable
 from payments.gateways import UnknownGateway
 from payments.models import Payment
+from payments.orders import start_payment
 from payments.serializers import PaymentHandleSerializer
-from payments.services import start_payment
 from tests.factories.bookings import BookingFactory
 
 pytestmark = pytest.mark.django_db
