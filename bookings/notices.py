@@ -110,15 +110,18 @@ def queue_partner_event(
     previous_status: str,
     slot: Slot | None = None,
     extra: dict[str, Any] | None = None,
+    url: str | None = None,
 ) -> OutboxMessage | None:
     """Queue ``event_type`` about ``booking`` to the webhook (if any) of the partner of
-    ``slot`` (default: the booking's), with ``extra`` fields in the data."""
+    ``slot`` (default: the booking's), with ``extra`` fields in the data. ``url``: the
+    partner's webhook URL when it was read in this transaction."""
     data = partner_event_data(booking=booking, previous_status=previous_status, slot=slot)
     return queue_partner_webhook(
         partner_id=data["partner_id"],
         booking_id=booking.pk,
         event_type=event_type,
         data={**data, **(extra or {})},
+        url=url,
     )
 
 
@@ -139,7 +142,12 @@ def tell_partner(*, booking, from_status, to_status, **kwargs) -> None:
         return
     if to_status == BookingStatus.CANCELLED and from_status == BookingStatus.PENDING_PAYMENT:
         return
-    queue_partner_event(booking=booking, event_type=event_type, previous_status=from_status)
+    queue_partner_event(
+        booking=booking,
+        event_type=event_type,
+        previous_status=from_status,
+        url=booking.partner.webhook_url,
+    )
 
 
 @receiver(booking_moved, dispatch_uid="bookings.notices.moved")

@@ -145,17 +145,25 @@ def queue_otp_message(
 
 
 def queue_partner_webhook(
-    *, partner_id: int, booking_id: int | None, event_type: str, data: dict
+    *,
+    partner_id: int,
+    booking_id: int | None,
+    event_type: str,
+    data: dict,
+    url: str | None = None,
 ) -> OutboxMessage | None:
     """Queue one signed event for the partner; the row written, or None without a URL.
 
     ``data`` is the event's snapshot, taken by the caller when the change happened (no
-    codes, contact details or secrets). Call inside the transaction of the change: the
-    row commits or rolls back with it and delivery is enqueued after commit.
+    codes, contact details or secrets). ``url`` is the partner's webhook URL when the
+    caller read the partner in this transaction (else it is read here). Call inside the
+    transaction of the change: the row commits or rolls back with it and delivery is
+    enqueued after commit.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown partner event type {event_type!r}")
-    url = Partner.objects.filter(pk=partner_id).values_list("webhook_url", flat=True).first()
+    if url is None:
+        url = Partner.objects.filter(pk=partner_id).values_list("webhook_url", flat=True).first()
     if not url:
         return None
     event_id = f"evt_{uuid.uuid4().hex}"

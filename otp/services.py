@@ -75,25 +75,29 @@ def request_code(
 ) -> OutboxMessage:
     """Queue the delivery of a fresh ``purpose`` code for ``booking`` to ``recipient``.
 
-    Atomic (joins the caller's transaction): counts the codes requested for this
-    booking and purpose in the window under the booking's row lock and raises
-    :class:`OtpRateLimited` (429) at the limit when ``enforce_limit``; system-issued
-    codes (on confirmation, on mark-complete) pass ``enforce_limit=False`` but still
-    count. Raises :class:`OtpNoRecipient` (409) when the recipient has neither email nor
-    phone. The code itself is generated when the message is sent.
+    Atomic (joins the caller's transaction): with ``enforce_limit``, counts the codes
+    requested for this booking and purpose in the window under the booking's row lock
+    and raises :class:`OtpRateLimited` (429) at the limit. System-issued codes (on
+    confirmation, on mark-complete) pass ``enforce_limit=False``: they are not checked,
+    but their messages count towards the next request's limit. Raises
+    :class:`OtpNoRecipient` (409) when the recipient has neither email nor phone. The
+    code itself is generated when the message is sent.
     """
     if not (getattr(recipient, "email", "") or getattr(recipient, "phone", "")):
         raise OtpNoRecipient()
     with transaction.atomic():
-        lock(Booking.objects.filter(pk=booking.pk)).values_list("pk").first()
-        window_start = timezone.now() - timedelta(
-            minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
-        )
-        recent = OutboxMessage.objects.filter(
-            booking=booking, kind=f"otp_{purpose}", created_at__gte=window_start
-        ).count()
-        if enforce_limit and recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
-            raise OtpRateLimited()
+        if enforce_limit:
+            # A status change sending its code already holds the booking's row; a request
+            # of the customer or partner takes it here, so concurrent ones count in turn.
+            lock(Booking.objects.filter(pk=booking.pk)).values_list("pk").first()
+            window_start = timezone.now() - timedelta(
+                minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
+            )
+            recent = OutboxMessage.objects.filter(
+                booking=booking, kind=f"otp_{purpose}", created_at__gte=window_start
+            ).count()
+            if recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
+                raise OtpRateLimited()
         return queue_otp_message(
             booking_id=booking.pk,
             purpose=purpose,
