@@ -17,15 +17,12 @@ from bookings.errors import (
     BookingNotFound,
     InvalidTransition,
     OtherPartner,
-    PartnerUnavailable,
     RescheduleLimitReached,
     RescheduleWindowClosed,
-    SlotBlocked,
-    SlotInPast,
     SlotNotFound,
 )
 from bookings.models import Booking, BookingStatus
-from bookings.services import bookable_variant
+from bookings.services import check_bookable
 from bookings.transitions import move_booking
 from common.locking import lock
 from partners.models import Slot
@@ -77,13 +74,7 @@ def reschedule_booking(*, customer, booking_id: int, slot_id: int) -> Booking:
             "Choose a slot of the booking's partner.",
             errors={"slot_id": ["A slot of another partner."]},
         )
-    if slot.start <= now:
-        raise SlotInPast("The slot has already started.")
-    if not (slot.partner.active and slot.partner.verified):
-        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
-    if slot.blocked:
-        raise SlotBlocked("The partner has blocked this slot.")
-    bookable_variant(slot=slot, variant_id=booking.variant_id)
+    check_bookable(slot=slot, variant_id=booking.variant_id, now=now)
     booking, _from_slot = move_booking(
         booking_id=booking.pk,
         from_statuses=RESCHEDULABLE_STATUSES,

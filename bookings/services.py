@@ -76,19 +76,27 @@ def _count_pending(*, customer) -> None:
         )
 
 
-def _checked_slot(*, slot_id: int, variant_id: int, now) -> tuple[Slot, ServiceVariant]:
-    """The slot and variant when the rules allow booking them, else the first rule broken,
-    as its error (the order of the checks is the order of the errors)."""
-    slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
-    if slot is None:
-        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
+def check_bookable(*, slot: Slot, variant_id: int, now) -> ServiceVariant:
+    """The variant when the rules allow booking it on ``slot`` (its partner loaded), else
+    the first rule broken, as its error, in this order: SlotInPast, PartnerUnavailable,
+    SlotBlocked, then :func:`bookable_variant`'s. Booking, joining a waitlist and
+    rescheduling all ask these rules."""
     if slot.start <= now:
         raise SlotInPast("The slot has already started.")
     if not (slot.partner.active and slot.partner.verified):
         raise PartnerUnavailable("The partner of this slot is not taking bookings.")
     if slot.blocked:
         raise SlotBlocked("The partner has blocked this slot.")
-    return slot, bookable_variant(slot=slot, variant_id=variant_id)
+    return bookable_variant(slot=slot, variant_id=variant_id)
+
+
+def _checked_slot(*, slot_id: int, variant_id: int, now) -> tuple[Slot, ServiceVariant]:
+    """The slot and variant when the rules allow booking them, else the first rule broken,
+    as its error (the order of the checks is the order of the errors)."""
+    slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
+    if slot is None:
+        raise SlotNotFound(errors={"slot_id": ["No such slot."]})
+    return slot, check_bookable(slot=slot, variant_id=variant_id, now=now)
 
 
 def _take_bookable_seats(

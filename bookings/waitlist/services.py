@@ -25,10 +25,7 @@ from django.utils import timezone
 from bookings.errors import (
     AlreadyWaitlisted,
     NotWaiting,
-    PartnerUnavailable,
-    SlotBlocked,
     SlotHasRoom,
-    SlotInPast,
     SlotNotFound,
     SlotUnavailable,
     VariantDoesNotFit,
@@ -36,7 +33,7 @@ from bookings.errors import (
     WaitlistEntryNotFound,
 )
 from bookings.models import Booking, WaitlistEntry, WaitlistStatus
-from bookings.services import book_slot, bookable_variant
+from bookings.services import book_slot, check_bookable
 from bookings.transitions import record_event
 from common.locking import lock
 from partners.models import Slot
@@ -62,13 +59,7 @@ def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1)
     slot = lock(Slot.objects.select_related("partner").filter(pk=slot_id)).first()
     if slot is None:
         raise SlotNotFound(errors={"slot_id": ["No such slot."]})
-    if slot.start <= timezone.now():
-        raise SlotInPast("The slot has already started.")
-    if not (slot.partner.active and slot.partner.verified):
-        raise PartnerUnavailable("The partner of this slot is not taking bookings.")
-    if slot.blocked:
-        raise SlotBlocked("The partner has blocked this slot.")
-    variant = bookable_variant(slot=slot, variant_id=variant_id)
+    variant = check_bookable(slot=slot, variant_id=variant_id, now=timezone.now())
     if slot.capacity - slot.booked >= quantity:
         raise SlotHasRoom(f"The slot has {quantity} free seat(s): book it instead.")
     try:
