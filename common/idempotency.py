@@ -111,6 +111,38 @@ def _stale_before():
     return timezone.now() - timedelta(seconds=seconds)
 
 
+def _existing_key(
+    *, user, key: str, method: str, path: str, request_hash: str, now
+) -> IdempotencyKey | None:
+    """The stored row of ``key`` a new write of it ran into, settled: None when it is gone
+    (released, or expired and deleted now): write again; the row when it is completed
+    (replay it) or was a stale in-progress claim, now taken over by this request
+    (``created_at`` moved to ``now``; conditional, so one taker wins). Raises
+    IdempotencyKeyMismatch for another request and IdempotencyKeyInUse while the first
+    request still runs."""
+    existing = IdempotencyKey.objects.filter(user=user, key=key).first()
+    if existing is None:
+        return None
+    if existing.expires_at <= now:
+        IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+        return None
+    if (existing.method, existing.path, existing.request_hash) != (method, path, request_hash):
+        raise IdempotencyKeyMismatch(
+            "This Idempotency-Key was used with a different request; use a new key."
+        )
+    if existing.state == IdempotencyKey.State.COMPLETED:
+        return existing
+    taken = IdempotencyKey.objects.filter(
+        pk=existing.pk,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        created_at__lt=_stale_before(),
+    ).update(created_at=now)
+    if not taken:
+        raise IdempotencyKeyInUse("The first request with this key is still running; retry later.")
+    existing.created_at = now
+    return existing
+
+
 def claim_key(*, user, key: str, method: str, path: str, request_hash: str):
     """Claim ``key`` for this request.
 
@@ -133,28 +165,14 @@ def claim_key(*, user, key: str, method: str, path: str, request_hash: str):
             return claim, None
         except IntegrityError:
             pass
-        existing = IdempotencyKey.objects.filter(user=user, key=key).first()
-        if existing is None:  # the owner failed and released it meanwhile: claim again
+        existing = _existing_key(
+            user=user, key=key, method=method, path=path, request_hash=request_hash, now=now
+        )
+        if existing is None:  # released or expired meanwhile: claim again
             continue
-        if existing.expires_at <= now:
-            IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
-            continue
-        if (existing.method, existing.path, existing.request_hash) != (method, path, request_hash):
-            raise IdempotencyKeyMismatch(
-                "This Idempotency-Key was used with a different request; use a new key."
-            )
         if existing.state == IdempotencyKey.State.COMPLETED:
             return None, existing
-        # Take over a claim abandoned by a crashed worker (conditional: one taker wins).
-        taken = IdempotencyKey.objects.filter(
-            pk=existing.pk,
-            state=IdempotencyKey.State.IN_PROGRESS,
-            created_at__lt=_stale_before(),
-        ).update(created_at=now)
-        if taken:
-            existing.created_at = now
-            return existing, None
-        raise IdempotencyKeyInUse("The first request with this key is still running; retry later.")
+        return existing, None  # a stale claim taken over
     raise IdempotencyKeyInUse("The key is contended; retry later.")
 
 
@@ -355,31 +373,20 @@ def _answer_from_row(record: HandlerKey) -> Response | None:
     no row to answer from (it was released or had expired, and is deleted): write again.
     A stale in-progress row is taken over: ``record`` owns it, and None is returned."""
     now = timezone.now()
-    existing = IdempotencyKey.objects.filter(user=record.user, key=record.key).first()
+    existing = _existing_key(
+        user=record.user,
+        key=record.key,
+        method=record.method,
+        path=record.path,
+        request_hash=record.request_hash,
+        now=now,
+    )
     if existing is None:
         return None
-    if existing.expires_at <= now:
-        IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
-        return None
-    if (existing.method, existing.path, existing.request_hash) != (
-        record.method,
-        record.path,
-        record.request_hash,
-    ):
-        raise IdempotencyKeyMismatch(
-            "This Idempotency-Key was used with a different request; use a new key."
-        )
     if existing.state == IdempotencyKey.State.COMPLETED:
         return replay(existing)
-    taken = IdempotencyKey.objects.filter(
-        pk=existing.pk,
-        state=IdempotencyKey.State.IN_PROGRESS,
-        created_at__lt=_stale_before(),
-    ).update(created_at=now)
-    if taken:
-        record.pk, record.claimed_at = existing.pk, now
-        return None
-    raise IdempotencyKeyInUse("The first request with this key is still running; retry later.")
+    record.pk, record.claimed_at = existing.pk, now
+    return None
 
 
 def _run_writing_handler(handler, record: HandlerKey, view, request, *args, **kwargs):
