@@ -178,6 +178,8 @@ def record_capture(
     """
     data = {**(data or {}), "payment_id": gateway_payment_id}
     payment = lock_payment(payment.pk)
+    # What names this capture: a replay or another event of it is the same finding.
+    finding = {"payment_id": gateway_payment_id, "amount": amount_minor, "currency": currency}
     if amount_minor is None or not currency or not gateway_payment_id:
         # Never confirm on an amount nobody verified (a missing or non-integer amount, no
         # currency, no gateway payment to refund from): support looks at it, once.
@@ -187,11 +189,7 @@ def record_capture(
             "or payment id.",
             label=label,
             data=data,
-            finding={
-                "payment_id": gateway_payment_id,
-                "amount": amount_minor,
-                "currency": currency,
-            },
+            finding=finding,
         )
         return Effect.FLAGGED
     if amount_minor != payment.amount_minor or (currency or "").upper() != payment.currency.upper():
@@ -217,11 +215,7 @@ def record_capture(
             reason=reason,
             label=label,
             data=data,
-            finding={
-                "payment_id": gateway_payment_id,
-                "amount": amount_minor,
-                "currency": currency,
-            },
+            finding=finding,
             updates=updates,
         )
         return Effect.FLAGGED
