@@ -16,28 +16,23 @@ from bookings.models import Booking, BookingStatus, PendingBookings
 
 TABLE = PendingBookings._meta.db_table
 
-_ADD_ONE = f"""
+ADD_ONE_UNDER = f"""
     INSERT INTO {TABLE} (customer_id, count) VALUES (%s, 1)
     ON CONFLICT (customer_id) DO UPDATE SET count = {TABLE}.count + 1
-    {{condition}}
+    WHERE {TABLE}.count < %s
     RETURNING count
 """  # noqa: S608 - table names from the models; values are parameters
-ADD_ONE = _ADD_ONE.format(condition="")
-ADD_ONE_UNDER = _ADD_ONE.format(condition=f"WHERE {TABLE}.count < %s")
 
 
-def add_pending(*, customer_id: int, cap: int | None) -> bool:
+def add_pending(*, customer_id: int, cap: int) -> bool:
     """Count one more unpaid booking of the customer; False (nothing counted) when they
-    already hold ``cap``. ``cap=None`` counts without a cap (test data).
+    already hold ``cap``.
 
     Call inside the booking's transaction. The row is a cache of a count: should it
     read at the cap while fewer unpaid bookings really exist (a booking removed by hand),
     the real count is taken, under the row's lock, and the row put right.
     """
     with connection.cursor() as cursor:
-        if cap is None:
-            cursor.execute(ADD_ONE, [customer_id])
-            return True
         cursor.execute(ADD_ONE_UNDER, [customer_id, cap])
         if cursor.fetchone() is not None:
             return True

@@ -9,8 +9,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
-from bookings.pending import add_pending
+from bookings.models import Booking, BookingStatus, PendingBookings
 from partners.models import Slot
 from tests.factories.accounts import CustomerFactory
 from tests.factories.partners import ServiceVariantFactory, SlotFactory
@@ -55,5 +54,6 @@ class BookingFactory(factory.django.DjangoModelFactory):
             Slot.objects.filter(pk=booking.slot_id).update(booked=F("booked") + booking.quantity)
             booking.slot.refresh_from_db(fields=["booked"])
         if booking.status == BookingStatus.PENDING_PAYMENT:
-            add_pending(customer_id=booking.customer_id, cap=None)
+            PendingBookings.objects.get_or_create(customer_id=booking.customer_id)
+            PendingBookings.objects.filter(pk=booking.customer_id).update(count=F("count") + 1)
         return booking
