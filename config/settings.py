@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "otp",
     "refunds",
     "notifications",
+    "console",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,18 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ("common", "accounts", "partners", "notifications", "bookings", "otp", "payments", "refunds")
+APPS = (
+    "common",
+    "accounts",
+    "partners",
+    "notifications",
+    "bookings",
+    "otp",
+    "payments",
+    "refunds",
+    "console",
+    "monitoring",
+)
 ROOT = Path(settings.BASE_DIR)
 
 
