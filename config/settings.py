@@ -60,7 +60,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 CSRF_FAILURE_VIEW = "common.views.csrf_failure"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin whose site opens with the operators' dashboard (console.sites).
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

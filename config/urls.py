@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("otp.urls")),
     path("", include("refunds.urls")),
     path("", include("notifications.urls")),
+    path("", include("console.urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.db.models.signals import post_migrate
 
 
 class ConsoleConfig(AppConfig):
@@ -9,3 +11,19 @@ class ConsoleConfig(AppConfig):
 
     name = "console"
     verbose_name = "Operators' console"
+    default = True
+
+    def ready(self) -> None:
+        # After every migrate (and test database flush): the permissions of the apps above
+        # exist by then, as Django creates them for each app in INSTALLED_APPS order.
+        from console.support_group import sync_after_migrate
+
+        post_migrate.connect(sync_after_migrate, sender=self)
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the console's site: the same admin, whose index page is
+    the operators' dashboard."""
+
+    default = False  # named in INSTALLED_APPS in place of django.contrib.admin
+    default_site = "console.sites.ConsoleAdminSite"

@@ -165,7 +165,8 @@ def ensure_user(*, email: str, role: str, name: str, staff: bool = False) -> Abs
             "name": name,
             "is_active": True,
             "is_staff": staff,
-            "is_superuser": staff,
+            # Support works through the Support group's permissions (console.demo_data).
+            "is_superuser": False,
         },
     )
     user.set_password(DEMO_PASSWORD)

@@ -7,14 +7,11 @@ whichever way support acts.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import admin, messages
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 
 from common.problems import DomainError
 from refunds import services
@@ -27,12 +24,9 @@ from refunds.admin_forms import (
     action_form_context,
 )
 from refunds.models import Dispute, Refund, RefundPolicy
+from refunds.selectors import needs_attention
 from refunds.services.disputes import NEEDS_EVIDENCE_STATUSES
 from refunds.services.money import MONEY_FIELDS, check_money
-
-# A refund the gateway accepted as pending is left to its refund webhook (it is never
-# sent again); one still waiting after this long probably lost its webhook.
-AWAITING_GATEWAY_TOO_LONG = timedelta(days=1)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -47,15 +41,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            in_flight = Q(status__in=services.IN_FLIGHT_STATUSES)
-            waited_too_long = (
-                in_flight
-                & ~Q(gateway_refund_id="")
-                & Q(updated_at__lt=timezone.now() - AWAITING_GATEWAY_TOO_LONG)
-            )
-            return queryset.filter(
-                Q(status=Refund.Status.FAILED) | (in_flight & ~Q(last_error="")) | waited_too_long
-            )
+            return queryset.filter(needs_attention())
         return queryset
 
 

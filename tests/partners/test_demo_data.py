@@ -38,7 +38,8 @@ def test_demo_logins_work_and_the_partner_owns_a_verified_partner_with_slots_and
     support = User.objects.get(email="support@example.com")
     assert customer.role == Role.CUSTOMER
     assert support.role == Role.SUPPORT
-    assert support.is_staff and support.is_superuser
+    assert support.is_staff and not support.is_superuser
+    assert list(support.groups.values_list("name", flat=True)) == ["Support"]
     for user in (customer, partner_user, support):
         assert user.check_password("slotwise-demo")
     partner = partner_user.partner
