@@ -96,7 +96,8 @@ def _bookings_panel(at: selectors.Periods) -> Panel:
                 ),
             ),
             Figure(
-                f"Unpaid holds ending within {_minutes(selectors.HOLD_EXPIRY_HORIZON)} min",
+                f"Unpaid holds ending within {_minutes(selectors.HOLD_EXPIRY_HORIZON)} min"
+                " or overdue",
                 counts["holds_expiring"],
                 changelist(
                     Booking,
