@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/slotwise
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint format bench bench-quick worker clean
+.PHONY: run test install install-dev lint format bench bench-quick worker screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: install-dev
 
 bench-quick: install-dev
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# Headless Chromium (Debian's, apt-get installed when absent) logs in as the demo support
+# user on an embedded server of its own and writes PNGs of the admin to var/screenshots/.
+screenshots: install-dev
+	$(BIN)/python scripts/screenshots.py $(SCREENSHOTS_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
