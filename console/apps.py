@@ -14,8 +14,8 @@ class ConsoleConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
-        # After every migrate (and test database flush): the permissions of the apps above
-        # exist by then, as Django creates them for each app in INSTALLED_APPS order.
+        # After every migrate (and test database flush). The permissions of the apps listed
+        # before the console exist by then: Django creates them app by app, in that order.
         from console.support_group import sync_after_migrate
 
         post_migrate.connect(sync_after_migrate, sender=self)

@@ -59,14 +59,15 @@ class PartnerAdmin(admin.ModelAdmin):
     filter_horizontal = ("services",)
     readonly_fields = ("created_at",)
     inlines = [StaffInline]
+    # The actions change partners: a login that may only look (the Support group) gets none.
     actions = ["verify", "deactivate"]
 
-    @admin.action(description="Verify selected partners")
+    @admin.action(description="Verify selected partners", permissions=["change"])
     def verify(self, request, queryset: QuerySet[Partner]) -> None:
         count = services.verify_partners(partner_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} partner(s) verified.", messages.SUCCESS)
 
-    @admin.action(description="Deactivate selected partners")
+    @admin.action(description="Deactivate selected partners", permissions=["change"])
     def deactivate(self, request, queryset: QuerySet[Partner]) -> None:
         count = services.deactivate_partners(partner_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} partner(s) deactivated.", messages.SUCCESS)
@@ -156,7 +157,7 @@ class SlotAdmin(admin.ModelAdmin):
     def available(self, slot: Slot) -> int:
         return slot.available
 
-    @admin.action(description="Block selected slots")
+    @admin.action(description="Block selected slots", permissions=["change"])
     def block(self, request, queryset: QuerySet[Slot]) -> None:
         count = services.block_slots(slot_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} slot(s) blocked.", messages.SUCCESS)

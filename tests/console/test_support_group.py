@@ -11,6 +11,7 @@ from notifications.models import OutboxMessage
 from payments.models import Payment
 from refunds.models import Dispute, Refund
 from tests.factories.bookings import BookingFactory
+from tests.factories.partners import PartnerFactory, SlotFactory
 from tests.factories.refunds import CapturedPaymentFactory, DisputeFactory
 
 
@@ -189,3 +190,20 @@ def test_support_cannot_change_money_or_the_ledger(staff_admin, refund):
     assert response.status_code == 403
     failed.refresh_from_db()
     assert failed.amount_minor == 500
+
+
+@pytest.mark.django_db
+def test_support_only_looks_at_partners_and_slots(staff_admin):
+    partner = PartnerFactory(verified=False)
+    slot = SlotFactory(partner=partner)
+
+    partners = staff_admin.get("/admin/partners/partner/")
+    assert b'value="verify"' not in partners.content
+    staff_admin.post(
+        "/admin/partners/partner/", {"action": "verify", "_selected_action": [partner.pk]}
+    )
+    staff_admin.post("/admin/partners/slot/", {"action": "block", "_selected_action": [slot.pk]})
+
+    partner.refresh_from_db()
+    slot.refresh_from_db()
+    assert (partner.verified, slot.blocked) == (False, False)
