@@ -48,6 +48,22 @@ def _order_key(order_id: str) -> str:
     return f"sandbox-gateway:order:{order_id}:payments"
 
 
+def _outcome_key(order_id: str) -> str:
+    return f"sandbox-gateway:order:{order_id}:outcome"
+
+
+def claim_checkout(order_id: str, outcome: str) -> bool:
+    """The checkout page finishes an order once: True for the first outcome claimed
+    (``captured``, ``failed``, ``captured_webhook_lost``), False when it already has one.
+    ``cache.add`` is atomic, so two buttons pressed at once cannot both go through."""
+    return bool(cache.add(_outcome_key(order_id), outcome, SANDBOX_MEMORY_SECONDS))
+
+
+def checkout_outcome(order_id: str) -> str | None:
+    """The outcome the checkout page recorded for the order, if any."""
+    return cache.get(_outcome_key(order_id))
+
+
 def remember_payment(entity: dict[str, Any]) -> None:
     """The sandbox "gateway" records a payment attempt of an order (what its order
     payments look-up answers)."""
