@@ -313,6 +313,8 @@ SLOT_MAX_DAYS_AHEAD = env_int("SLOT_MAX_DAYS_AHEAD", 365)
 # Unpaid (PENDING_PAYMENT) bookings one customer may hold at once.
 MAX_PENDING_BOOKINGS = env_int("MAX_PENDING_BOOKINGS", 3)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
+# A partner confirms the arrival from this many minutes before the slot starts until it ends.
+ARRIVAL_WINDOW_MINUTES = env_int("ARRIVAL_WINDOW_MINUTES", 60)
 # HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
 OTP_HASH_KEY = env_str("OTP_HASH_KEY")
 # At most OTP_ISSUE_LIMIT codes per booking and purpose per OTP_ISSUE_WINDOW_MINUTES.
