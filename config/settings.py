@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Absolute links follow the request's host when PUBLIC_BASE_URL is unset.
+    "common.links.RequestLinksMiddleware",
     # Before anything reads a body: 413 for a declared body over DATA_UPLOAD_MAX_MEMORY_SIZE.
     "common.limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -326,7 +328,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # An in-progress key older than this was left by a crashed worker; a retry may take it over.
 IDEMPOTENCY_STALE_CLAIM_SECONDS = env_int("IDEMPOTENCY_STALE_CLAIM_SECONDS", 300)
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Base of absolute links (checkout pages, links in messages). Unset: the host and port of
+# the request being served, else http://127.0.0.1:<PORT> (common.links).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
+# The port `make run` serves on (Makefile PORT): links made outside a request point there.
+RUN_PORT = env_int("PORT", 8000)
 
 # --- Payment gateways -----------------------------------------------------------------------
 # The sandbox confirms bookings without money: only the embedded default has it out of the box.

@@ -23,7 +23,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
 
+from common.links import public_url
 from payments.gateways.base import (
     GatewayEvent,
     GatewayLookup,
@@ -124,10 +126,10 @@ class SandboxGateway(PaymentGateway):
 
     def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:
         order_id = "sbx_order_" + secrets.token_hex(10)
-        url = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/checkout/{order_id}"
         return OrderHandle(
             order_id=order_id,
-            checkout_url=url,
+            # As it was when created; responses build it afresh (payments.orders.checkout_link).
+            checkout_url=public_url(reverse("sandbox-checkout", args=[order_id])),
             raw={
                 "id": order_id,
                 "amount": amount_minor,
