@@ -381,7 +381,8 @@ RECONCILE_REFUND_PENDING_HOURS = env_int("RECONCILE_REFUND_PENDING_HOURS", 72)
 
 # --- Email / SMS ----------------------------------------------------------------------------
 # Django 6.1 configures email through MAILERS; the environment keeps Django's classic names.
-_email_backend = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The default prints emails readably (UTF-8, 8bit: links and times unbroken).
+_email_backend = env_str("EMAIL_BACKEND", "notifications.console_email.ConsoleEmailBackend")
 _email_options: dict = {}
 if _email_backend.endswith("filebased.EmailBackend"):
     _email_options["file_path"] = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
