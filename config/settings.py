@@ -115,7 +115,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the landing page (config/landing.py)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
