@@ -27,16 +27,18 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# One process checks, migrates, collects static files and loads the demo data, each only
+# when something changed since the last run (partners/management/commands/prepare_run.py),
+# so a restart is quick. PORT reaches the server and beat: links made outside a request
+# (beat's jobs) point at it.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/python manage.py load_demo_data
 	@mkdir -p var
+	$(BIN)/python manage.py prepare_run
 	@# Periodic jobs (hold expiry, outbox retries, reminders): without a broker, beat runs
 	@# each task in its own process (eager mode); it stops with the server.
-	$(BIN)/celery -A config beat --loglevel=warning --schedule var/celerybeat-schedule & \
+	PORT=$(PORT) $(BIN)/celery -A config beat --loglevel=warning --schedule var/celerybeat-schedule & \
 		beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT INT TERM; \
-		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+		PORT=$(PORT) $(BIN)/python manage.py runserver --noreload --skip-checks $(HOST):$(PORT)
 
 # The suite runs in production mode (DATABASE_URL set), where the sandbox gateway is off by
 # default; it opts in explicitly, as a staging demo would, to have an offline gateway.

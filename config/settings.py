@@ -90,6 +90,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Absolute links follow the request's host when PUBLIC_BASE_URL is unset.
+    "common.links.RequestLinksMiddleware",
     # Before anything reads a body: 413 for a declared body over DATA_UPLOAD_MAX_MEMORY_SIZE.
     "common.limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -114,7 +116,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the landing page (config/landing.py)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -314,6 +316,8 @@ SLOT_MAX_DAYS_AHEAD = env_int("SLOT_MAX_DAYS_AHEAD", 365)
 # Unpaid (PENDING_PAYMENT) bookings one customer may hold at once.
 MAX_PENDING_BOOKINGS = env_int("MAX_PENDING_BOOKINGS", 3)
 OTP_TTL_MINUTES = env_int("OTP_TTL_MINUTES", 15)
+# A partner confirms the arrival from this many minutes before the slot starts until it ends.
+ARRIVAL_WINDOW_MINUTES = env_int("ARRIVAL_WINDOW_MINUTES", 60)
 # HMAC key of stored one-time codes; empty: derived from SECRET_KEY.
 OTP_HASH_KEY = env_str("OTP_HASH_KEY")
 # At most OTP_ISSUE_LIMIT codes per booking and purpose per OTP_ISSUE_WINDOW_MINUTES.
@@ -325,7 +329,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # An in-progress key older than this was left by a crashed worker; a retry may take it over.
 IDEMPOTENCY_STALE_CLAIM_SECONDS = env_int("IDEMPOTENCY_STALE_CLAIM_SECONDS", 300)
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Base of absolute links (checkout pages, links in messages). Unset: the host and port of
+# the request being served, else http://127.0.0.1:<PORT> (common.links).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
+# The port `make run` serves on (Makefile PORT): links made outside a request point there.
+RUN_PORT = env_int("PORT", 8000)
 
 # --- Payment gateways -----------------------------------------------------------------------
 # The sandbox confirms bookings without money: only the embedded default has it out of the box.
@@ -374,7 +382,8 @@ RECONCILE_REFUND_PENDING_HOURS = env_int("RECONCILE_REFUND_PENDING_HOURS", 72)
 
 # --- Email / SMS ----------------------------------------------------------------------------
 # Django 6.1 configures email through MAILERS; the environment keeps Django's classic names.
-_email_backend = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The default prints emails readably (UTF-8, 8bit: links and times unbroken).
+_email_backend = env_str("EMAIL_BACKEND", "notifications.console_email.ConsoleEmailBackend")
 _email_options: dict = {}
 if _email_backend.endswith("filebased.EmailBackend"):
     _email_options["file_path"] = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.views import HealthView
+from config.landing import landing
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
@@ -17,6 +18,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("health", HealthView.as_view(), name="health"),
     path("api/v1/", include(api_v1)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -38,3 +38,13 @@ class OtpNoRecipient(Conflict):
 
 class OtpNotNeeded(Exception):
     """Internal: the booking is not at the step this code is for (nothing to issue)."""
+
+
+class ArrivalTooEarly(Conflict):
+    code = "arrival_too_early"
+    title = "Arrival can be confirmed only from shortly before the slot starts"
+
+
+class ArrivalWindowPassed(Conflict):
+    code = "arrival_window_passed"
+    title = "The slot has ended; its arrival can no longer be confirmed"

@@ -13,13 +13,18 @@ Staff assignment, which arrival requires, is ``bookings.staffing``.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from bookings.errors import StaffNotAssigned
 from bookings.models import Booking, BookingStatus
 from bookings.staffing import customer_booking, partner_booking, require_status
 from bookings.transitions import transition_booking
 from common.locking import lock
+from otp.errors import ArrivalTooEarly, ArrivalWindowPassed
 from otp.models import OtpPurpose
 from otp.services import check_code, consume_code, request_code
 
@@ -32,27 +37,48 @@ def completion_code_recipient(booking: Booking):
     return None
 
 
+def require_arrival_window(*, slot_start: datetime, slot_end: datetime) -> None:
+    """Arrival can be confirmed from ``ARRIVAL_WINDOW_MINUTES`` before the slot starts
+    until it ends: :class:`ArrivalTooEarly` (409 ``arrival_too_early``) before,
+    :class:`ArrivalWindowPassed` (409 ``arrival_window_passed``) after."""
+    now = timezone.now()
+    opens = slot_start - timedelta(minutes=settings.ARRIVAL_WINDOW_MINUTES)
+    if now < opens:
+        raise ArrivalTooEarly(
+            f"Arrival can be confirmed from {opens.isoformat()} "
+            f"({settings.ARRIVAL_WINDOW_MINUTES} minutes before the slot starts)."
+        )
+    if now >= slot_end:
+        raise ArrivalWindowPassed(f"The slot ended at {slot_end.isoformat()}.")
+
+
 def confirm_arrival(*, partner, booking_id: int, code: str, actor) -> Booking:
     """The staff member arrived: the customer's arrival code moves CONFIRMED -> IN_PROGRESS.
 
-    Requires an assigned staff member (409 ``staff_not_assigned``). Errors: 404, 409
-    ``invalid_transition``, 400 ``otp_invalid``/``otp_expired``/``otp_locked``/
-    ``otp_not_issued``. Do not call inside a transaction (see module docstring).
+    Only from ``ARRIVAL_WINDOW_MINUTES`` before the slot starts until it ends (409
+    ``arrival_too_early`` / ``arrival_window_passed``, checked before the code, so an
+    early try costs no attempt and changes nothing, and again under the booking's lock
+    against a reschedule in between). Requires an assigned staff member (409
+    ``staff_not_assigned``). Errors: 404, 409 ``invalid_transition``, 400
+    ``otp_invalid``/``otp_expired``/``otp_locked``/``otp_not_issued``. Do not call
+    inside a transaction (see module docstring).
     """
     booking = partner_booking(partner=partner, booking_id=booking_id)
     require_status(booking, BookingStatus.CONFIRMED, "confirm the arrival for")
     if booking.assigned_staff_id is None:
         raise StaffNotAssigned("Assign a staff member before confirming the arrival.")
+    require_arrival_window(slot_start=booking.slot_start, slot_end=booking.slot_end)
     otp_id = check_code(booking_id=booking.pk, purpose=OtpPurpose.ARRIVAL, code=code)
     with transaction.atomic():
         # Booking row first, then the code (the order issue_code locks them in), and the
         # staff recorded is the one assigned when the booking moves (a reassignment may
-        # have landed since the read above).
-        staff_id = (
+        # have landed since the read above), in the window of the slot it has now.
+        staff_id, slot_start, slot_end = (
             lock(Booking.objects.filter(pk=booking.pk))
-            .values_list("assigned_staff_id", flat=True)
+            .values_list("assigned_staff_id", "slot_start", "slot_end")
             .get()
         )
+        require_arrival_window(slot_start=slot_start, slot_end=slot_end)
         consume_code(otp_id=otp_id)
         booking, _ = transition_booking(
             booking_id=booking.pk,

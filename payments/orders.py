@@ -12,8 +12,10 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from bookings.models import Booking
+from common.links import public_url
 from payments.errors import GatewayDisabled, PaymentGatewayUnavailable
 from payments.gateways import GatewayError, OrderHandle, PaymentGateway, get_gateway
 from payments.models import Gateway, Payment
@@ -52,6 +54,16 @@ def create_order(*, booking: Booking, gateway: PaymentGateway) -> OrderHandle:
         raise PaymentGatewayUnavailable(
             f"The {gateway.name} gateway could not create the order."
         ) from exc
+
+
+def checkout_link(payment: Payment) -> str | None:
+    """Where the customer pays: the sandbox's page, built now from ``PUBLIC_BASE_URL`` or
+    the request being served (:mod:`common.links`), so a link shown after a restart on
+    another port works; a gateway's hosted page as the gateway gave it (Stripe); None
+    for Razorpay, whose Checkout runs in the client."""
+    if payment.gateway == Gateway.SANDBOX:
+        return public_url(reverse("sandbox-checkout", args=[payment.order_id]))
+    return payment.checkout_url or None
 
 
 def record_payment(*, booking: Booking, gateway: PaymentGateway, order: OrderHandle) -> Payment:

@@ -1,5 +1,10 @@
 """The sandbox gateway's hosted pages (HTML): checkout with Pay/Fail, and the return page.
 
+A checkout is finished once: after Pay, Fail or *Pay, lose the webhook* (or once our
+payment left ``created`` some other way) the page shows the outcome and no buttons, and
+a button posted anyway is refused with 409 and changes nothing, as a gateway would
+refuse to charge an order that was paid or declined.
+
 Pressing a button makes the "gateway" deliver a correctly signed webhook to
 ``POST /webhooks/sandbox``, exactly as a real gateway would: a request with the signed
 raw body and headers goes through the URL resolver, every middleware and the webhook
@@ -21,7 +26,7 @@ from django.shortcuts import redirect, render
 from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.gateways.sandbox import build_payment_webhook
+from payments.gateways.sandbox import build_payment_webhook, checkout_outcome, claim_checkout
 from payments.models import Gateway, Payment
 
 logger = logging.getLogger(__name__)
@@ -47,9 +52,20 @@ def format_minor(amount_minor: int, currency: str) -> str:
     return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
 
 
-@require_GET
-def checkout(request, order_id: str):
-    payment = _sandbox_payment(order_id)
+def finished_outcome(payment: Payment) -> str | None:
+    """How the checkout of ``payment`` ended (``captured``, ``failed``,
+    ``captured_webhook_lost``), or None while it can still be paid or declined."""
+    recorded = checkout_outcome(payment.order_id)
+    if recorded:
+        return recorded
+    if payment.status == Payment.Status.FAILED:
+        return "failed"
+    if payment.status != Payment.Status.CREATED:  # captured, maybe refunded since
+        return "captured"
+    return None
+
+
+def _checkout_page(request, payment: Payment, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "payments/sandbox_checkout.html",
@@ -57,18 +73,30 @@ def checkout(request, order_id: str):
             "payment": payment,
             "booking": payment.booking,
             "amount": format_minor(payment.amount_minor, payment.currency),
+            "outcome": finished_outcome(payment),
         },
+        status=status,
     )
 
 
-def _deliver(request, order_id: str, outcome: str):
+@require_GET
+def checkout(request, order_id: str):
+    return _checkout_page(request, _sandbox_payment(order_id))
+
+
+def _finish(request, order_id: str, outcome: str, *, send_webhook: bool = True):
+    """Finish the checkout with ``outcome`` once; a finished one is refused (409)."""
     payment = _sandbox_payment(order_id)
-    body, headers = build_payment_webhook(payment=payment, outcome=outcome)
-    response = post_to_webhook_endpoint(request, body=body, headers=headers)
-    if response.status_code != 200:
-        # A gateway's page sends the customer back all the same; the return page shows
-        # the payment as it stands.
-        logger.error("sandbox webhook for %s answered %s", order_id, response.status_code)
+    if finished_outcome(payment) is not None or not claim_checkout(order_id, outcome):
+        return _checkout_page(request, payment, status=409)
+    sent = "captured" if outcome == "captured_webhook_lost" else outcome
+    body, headers = build_payment_webhook(payment=payment, outcome=sent)
+    if send_webhook:
+        response = post_to_webhook_endpoint(request, body=body, headers=headers)
+        if response.status_code != 200:
+            # A gateway's page sends the customer back all the same; the return page
+            # shows the payment as it stands.
+            logger.error("sandbox webhook for %s answered %s", order_id, response.status_code)
     return redirect("sandbox-return", order_id=order_id)
 
 
@@ -124,21 +152,19 @@ def post_to_webhook_endpoint(
 
 @require_POST
 def pay(request, order_id: str):
-    return _deliver(request, order_id, "captured")
+    return _finish(request, order_id, "captured")
 
 
 @require_POST
 def pay_lost_webhook(request, order_id: str):
     """The sandbox takes the money and its webhook never arrives: only reconciliation
     (``reconcile_payments``, the beat job) confirms the booking."""
-    payment = _sandbox_payment(order_id)
-    build_payment_webhook(payment=payment, outcome="captured")  # recorded, never sent
-    return redirect("sandbox-return", order_id=order_id)
+    return _finish(request, order_id, "captured_webhook_lost", send_webhook=False)
 
 
 @require_POST
 def fail(request, order_id: str):
-    return _deliver(request, order_id, "failed")
+    return _finish(request, order_id, "failed")
 
 
 @require_GET

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from common.rendering import render
 from payments.models import Gateway, Payment
+from payments.orders import checkout_link
 
 
 class PaymentHandleSerializer(serializers.ModelSerializer):
@@ -20,7 +21,7 @@ class PaymentHandleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_checkout_url(self, payment: Payment) -> str | None:
-        return payment.checkout_url or None
+        return checkout_link(payment)
 
     def get_key_id(self, payment: Payment) -> str | None:
         # Razorpay Checkout needs the public key id next to the order id.

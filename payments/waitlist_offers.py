@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from django.conf import settings
-
 from bookings.models import Booking, BookingStatus
 from bookings.notices import booking_context, notify_customer
 from bookings.waitlist.services import (
@@ -21,9 +19,10 @@ from bookings.waitlist.services import (
     promote_waitlist,
     slots_to_promote,
 )
+from common.links import public_url
 from common.problems import DomainError
 from payments.models import Payment
-from payments.orders import start_payment
+from payments.orders import checkout_link, start_payment
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +49,7 @@ def start_offer(*, booking_id: int) -> Payment | None:
     except DomainError as exc:
         logger.warning("waitlist offer %s: payment could not be started: %s", booking_id, exc)
         return None
-    link = payment.checkout_url or (
-        f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/bookings/{booking.pk}"
-    )
+    link = checkout_link(payment) or public_url(f"/api/v1/bookings/{booking.pk}")
     about = booking_context(booking)
     until = booking.hold_expires_at.astimezone(UTC)
     notify_customer(

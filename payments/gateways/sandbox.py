@@ -23,7 +23,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
 
+from common.links import public_url
 from payments.gateways.base import (
     GatewayEvent,
     GatewayLookup,
@@ -46,6 +48,22 @@ SANDBOX_MEMORY_SECONDS = 7 * 24 * 3600
 
 def _order_key(order_id: str) -> str:
     return f"sandbox-gateway:order:{order_id}:payments"
+
+
+def _outcome_key(order_id: str) -> str:
+    return f"sandbox-gateway:order:{order_id}:outcome"
+
+
+def claim_checkout(order_id: str, outcome: str) -> bool:
+    """The checkout page finishes an order once: True for the first outcome claimed
+    (``captured``, ``failed``, ``captured_webhook_lost``), False when it already has one.
+    ``cache.add`` is atomic, so two buttons pressed at once cannot both go through."""
+    return bool(cache.add(_outcome_key(order_id), outcome, SANDBOX_MEMORY_SECONDS))
+
+
+def checkout_outcome(order_id: str) -> str | None:
+    """The outcome the checkout page recorded for the order, if any."""
+    return cache.get(_outcome_key(order_id))
 
 
 def remember_payment(entity: dict[str, Any]) -> None:
@@ -108,10 +126,10 @@ class SandboxGateway(PaymentGateway):
 
     def create_order(self, *, booking, amount_minor: int, currency: str) -> OrderHandle:
         order_id = "sbx_order_" + secrets.token_hex(10)
-        url = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/checkout/{order_id}"
         return OrderHandle(
             order_id=order_id,
-            checkout_url=url,
+            # As it was when created; responses build it afresh (payments.orders.checkout_link).
+            checkout_url=public_url(reverse("sandbox-checkout", args=[order_id])),
             raw={
                 "id": order_id,
                 "amount": amount_minor,

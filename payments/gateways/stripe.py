@@ -16,6 +16,7 @@ import stripe
 from django.conf import settings
 from django.utils import timezone
 
+from common.links import public_url
 from payments.gateways.base import (
     GatewayError,
     GatewayEvent,
@@ -95,9 +96,7 @@ class StripeGateway(PaymentGateway):
         )
         expires_at = min(expires_at, now + timedelta(hours=23))
         metadata = {"booking_id": str(booking.pk)}
-        return_url = (
-            f"{settings.PUBLIC_BASE_URL.rstrip('/')}/sandbox/return/{{CHECKOUT_SESSION_ID}}"
-        )
+        return_url = public_url("/sandbox/return/{CHECKOUT_SESSION_ID}")
         try:
             session = self._client().v1.checkout.sessions.create(
                 params={

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
 from bookings.transitions import transition_booking
@@ -12,15 +15,25 @@ from tests.factories.partners import PartnerFactory, SlotFactory, StaffFactory
 CODE_IN_MESSAGE = re.compile(r"code for booking #(\d+)(?: is|:) (\d{6})")
 
 
-def confirmed_booking(*, customer=None, partner=None, **kwargs) -> Booking:
-    """A booking moved PENDING_PAYMENT -> CONFIRMED like a payment capture would.
+# The slot of confirmed_booking() starts this soon: inside the arrival window
+# (ARRIVAL_WINDOW_MINUTES before the start until the end), so its arrival can be confirmed.
+STARTS_IN = timedelta(minutes=30)
+
+
+def confirmed_booking(
+    *, customer=None, partner=None, starts_in: timedelta = STARTS_IN, **kwargs
+) -> Booking:
+    """A booking moved PENDING_PAYMENT -> CONFIRMED like a payment capture would, on a
+    one-hour slot starting ``starts_in`` from now.
 
     The confirmation's receivers queue the "confirmed" message and the arrival code;
     run the on_commit callbacks (or use a transactional test) to deliver them.
     """
     partner = partner or PartnerFactory()
     extra = {"customer": customer} if customer else {}
-    booking = BookingFactory(slot=SlotFactory(partner=partner), **extra, **kwargs)
+    start = timezone.now().replace(second=0, microsecond=0) + starts_in
+    slot = SlotFactory(partner=partner, start=start)
+    booking = BookingFactory(slot=slot, **extra, **kwargs)
     booking, _ = transition_booking(
         booking_id=booking.pk,
         from_statuses=[BookingStatus.PENDING_PAYMENT],

@@ -12,6 +12,7 @@ from bookings.models import Booking, BookingStatus
 from partners.models import Slot
 from payments.gateways.sandbox import build_payment_webhook
 from payments.models import Payment, WebhookEvent
+from tests.concurrency import run_concurrently
 from tests.factories.bookings import BookingFactory
 from tests.factories.payments import PaymentFactory
 from tests.payments.conftest import SANDBOX_SECRET, hmac_hex, post_webhook
@@ -45,15 +46,95 @@ def test_fail_button_fails_the_booking_and_releases_the_seats(client, sandbox_pa
     assert Slot.objects.get(pk=booking.slot_id).booked == 0
 
 
-def test_pay_after_fail_confirms_and_paying_twice_confirms_once(client, sandbox_payment):
+def test_pay_after_fail_is_refused_and_changes_nothing(client, sandbox_payment):
     client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/fail")
-    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+    booking = Booking.objects.get(pk=sandbox_payment.booking_id)
+    events_before = list(booking.events.values_list("pk", flat=True))
+
+    response = client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+
+    assert response.status_code == 409
+    assert b'data-outcome="failed"' in response.content
+    assert b"<form" not in response.content
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.PAYMENT_FAILED
+    assert list(booking.events.values_list("pk", flat=True)) == events_before
+    assert Slot.objects.get(pk=booking.slot_id).booked == 0
+    sandbox_payment.refresh_from_db()
+    assert sandbox_payment.status == Payment.Status.FAILED
+    assert WebhookEvent.objects.count() == 1  # the failure only
+
+
+@pytest.mark.parametrize("second", ["pay", "fail", "pay-lost-webhook"])
+def test_a_paid_checkout_refuses_every_button(client, sandbox_payment, second):
     client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
 
+    response = client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/{second}")
+
+    assert response.status_code == 409
     booking = Booking.objects.get(pk=sandbox_payment.booking_id)
     assert booking.status == BookingStatus.CONFIRMED
     assert booking.events.filter(to_status="CONFIRMED").count() == 1
-    assert WebhookEvent.objects.count() == 3
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_a_paid_checkout_shows_its_outcome_and_no_buttons(client, sandbox_payment):
+    open_page = client.get(f"/sandbox/checkout/{sandbox_payment.order_id}")
+    assert open_page.content.count(b"<button") == 3
+    assert b"checkout-outcome" not in open_page.content
+
+    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+    page = client.get(f"/sandbox/checkout/{sandbox_payment.order_id}")
+
+    assert page.status_code == 200
+    assert b'data-outcome="captured"' in page.content
+    assert b"<button" not in page.content
+    assert b"<form" not in page.content
+    assert b'id="booking-status">CONFIRMED<' in page.content
+
+
+def test_a_checkout_paid_without_its_webhook_is_finished_too(client, sandbox_payment):
+    client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay-lost-webhook")
+
+    page = client.get(f"/sandbox/checkout/{sandbox_payment.order_id}")
+    refused = client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/fail")
+
+    assert b'data-outcome="captured_webhook_lost"' in page.content
+    assert b"<button" not in page.content
+    assert refused.status_code == 409
+    assert WebhookEvent.objects.count() == 0
+    assert Booking.objects.get(pk=sandbox_payment.booking_id).status == "PENDING_PAYMENT"
+
+
+def test_a_payment_captured_elsewhere_finishes_the_checkout(client, sandbox_payment):
+    # E.g. confirmed by reconciliation after the sandbox's memory was lost (a restart).
+    Payment.objects.filter(pk=sandbox_payment.pk).update(status=Payment.Status.CAPTURED)
+
+    page = client.get(f"/sandbox/checkout/{sandbox_payment.order_id}")
+    refused = client.post(f"/sandbox/checkout/{sandbox_payment.order_id}/pay")
+
+    assert b'data-outcome="captured"' in page.content
+    assert refused.status_code == 409
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pay_and_fail_pressed_at_once_finish_the_checkout_once():
+    payment = PaymentFactory(booking=BookingFactory(), gateway="sandbox", order_id="sbx_order_race")
+    buttons = ["pay", "fail"] * 3
+
+    codes = run_concurrently(
+        len(buttons),
+        lambda i: Client().post(f"/sandbox/checkout/{payment.order_id}/{buttons[i]}").status_code,
+    )
+
+    assert sorted(codes) == [302] + [409] * 5
+    assert WebhookEvent.objects.count() == 1
+    event = WebhookEvent.objects.get()
+    booking = Booking.objects.get(pk=payment.booking_id)
+    expected = "CONFIRMED" if event.event_type == "payment.captured" else "PAYMENT_FAILED"
+    assert booking.status == expected
+    assert booking.events.filter(to_status=expected).count() == 1
 
 
 def test_unknown_order_is_404(client):
