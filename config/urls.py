@@ -17,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("", include("monitoring.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
