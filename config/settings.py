@@ -433,8 +433,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
-# The worker logs through the configuration above (JSON, request ids), not Celery's own.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # GET /metrics (monitoring): scrapers send "Authorization: Bearer <METRICS_TOKEN>". Outside
 # the embedded mode the endpoint refuses every scrape while no token is set.
