@@ -21,6 +21,7 @@ def keep_django_logging(**_kwargs) -> None:
     """A worker and beat log through Django's LOGGING (LOG_FORMAT, LOG_LEVEL, request ids):
     with a receiver here Celery leaves the root logger, its handlers and level alone."""
 
+
 app.conf.beat_schedule = {
     "expire-booking-holds": {
         "task": "bookings.tasks.expire_holds",
