@@ -15,7 +15,9 @@ import responses
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
-from common.request_id import HEADER
+from common.request_id import HEADER, bound_request_id
+from notifications.services import queue_partner_webhook
+from notifications.tasks import dispatch_outbox
 from payments.gateways.sandbox import build_payment_webhook
 from payments.models import Payment
 from refunds.models import Refund
@@ -189,3 +191,21 @@ def test_one_request_id_follows_a_booking_into_its_tasks_and_partner_webhooks(
     )
     task_lines = [line for line in lines if line["message"].startswith("task ")]
     assert task_lines and all(line["request_id"] != "-" for line in task_lines)
+
+
+@pytest.mark.django_db
+def test_a_webhook_sent_by_the_outbox_sweep_carries_the_id_of_the_change_that_wrote_it():
+    # Its own delivery task was lost (the test transaction never commits, so nothing is
+    # enqueued); the periodic sweep sends it later under another id.
+    partner = PartnerFactory(webhook_url=HOOK_URL, webhook_secret="whsec_sweep-0123456789")
+    with bound_request_id("change-request-0001"):
+        queue_partner_webhook(
+            partner_id=partner.pk, booking_id=None, event_type="booking.confirmed", data={}
+        )
+
+    with responses.RequestsMock() as partner_endpoint:
+        partner_endpoint.post(HOOK_URL, status=200)
+        with bound_request_id("sweep-run-0002"):
+            assert dispatch_outbox() == 1
+
+        assert partner_endpoint.calls[0].request.headers[HEADER] == "change-request-0001"
