@@ -90,9 +90,10 @@ class RequestIdFilter(logging.Filter):
 
 
 # --- Celery -----------------------------------------------------------------------------------
-# Tokens of the ids set by task_prerun, by task id: reset in task_postrun, so a worker
-# process never carries one task's id into the next.
-_task_tokens: dict[str, object] = {}
+# Tokens of the ids set by task_prerun, by task id (a stack, should a task run inside a
+# run of the same id): reset in task_postrun, so a worker process never carries one
+# task's id into the next.
+_task_tokens: dict[str, list] = {}
 
 
 def _add_id_to_task_headers(headers: dict | None = None, **_kwargs) -> None:
@@ -114,7 +115,11 @@ def _task_request_id(task) -> str | None:
 def _bind_task_id(task_id: str | None = None, task=None, **_kwargs) -> None:
     # An eager task runs inside its caller and keeps the caller's id.
     request_id = _task_request_id(task) or _current.get() or new_request_id()
-    _task_tokens[task_id or ""] = _current.set(request_id)
+    request = getattr(task, "request", None)
+    if request is not None:
+        # A retry is built from this request's headers: it keeps the id, eager or not.
+        request.headers = {**(request.headers or {}), TASK_HEADER: request_id}
+    _task_tokens.setdefault(task_id or "", []).append(_current.set(request_id))
     logger.info("task started: %s", getattr(task, "name", "?"), extra={"task_id": task_id})
 
 
@@ -125,8 +130,11 @@ def _unbind_task_id(task_id: str | None = None, task=None, state: str | None = N
         state or "",
         extra={"task_id": task_id, "task_state": state},
     )
-    token = _task_tokens.pop(task_id or "", None)
-    if token is not None:
+    tokens = _task_tokens.get(task_id or "")
+    if tokens:
+        token = tokens.pop()
+        if not tokens:
+            del _task_tokens[task_id or ""]
         try:
             _current.reset(token)
         except ValueError:  # set in another context (a pool that switched threads)
