@@ -433,6 +433,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+# One INFO line per request (monitoring.requests: view, status, duration, request id);
+# false drops just those (the access log of a proxy may already have them).
+if not env_bool("LOG_REQUESTS", True):
+    LOGGING["loggers"]["monitoring.requests"] = {"level": "WARNING"}
 
 # GET /metrics (monitoring): scrapers send "Authorization: Bearer <METRICS_TOKEN>". Outside
 # the embedded mode the endpoint refuses every scrape while no token is set.

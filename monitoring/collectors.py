@@ -36,8 +36,8 @@ class BusinessCollector(Collector):
         webhooks = GaugeMetricFamily(
             "slotwise_webhook_events",
             "Gateway events in the webhook ledger by gateway, source (webhook or "
-            "reconciliation) and outcome. Duplicates and bad signatures are never stored: "
-            "see slotwise_http_request_duration_seconds of the webhook-* views.",
+            "reconciliation) and outcome. Deliveries refused for a bad signature are never "
+            "stored: see slotwise_http_request_duration_seconds of the webhook-* views.",
             labels=["gateway", "source", "outcome"],
         )
         for (gateway, source, outcome), count in sorted(selectors.webhook_events().items()):

@@ -27,10 +27,11 @@ print(json.dumps({
     "integrations": sorted(client.integrations) if client.is_active() else [],
     "send_default_pii": client.options.get("send_default_pii"),
     "environment": client.options.get("environment"),
+    "request_lines": logging.getLogger("monitoring.requests").isEnabledFor(logging.INFO),
 }))
 """
 
-MODE_VARIABLES = ("DATABASE_URL", "LOG_FORMAT", "METRICS_TOKEN", "SENTRY_DSN", "SENTRY_")
+MODE_VARIABLES = ("DATABASE_URL", "LOG_", "METRICS_TOKEN", "SENTRY_")
 
 
 def started_with(**env: str) -> dict:
@@ -107,3 +108,10 @@ def test_sentry_starts_with_the_django_and_celery_integrations_when_a_dsn_is_set
 
 def test_without_a_dsn_sentry_stays_off():
     assert started_with(**PRODUCTION)["sentry_active"] is False
+
+
+def test_the_line_per_request_can_be_turned_off_alone():
+    assert started_with(**PRODUCTION)["request_lines"] is True
+    assert started_with(**PRODUCTION, LOG_REQUESTS="false")["request_lines"] is False
+    # LOG_LEVEL=WARNING (the benchmark's) silences them as well.
+    assert started_with(**PRODUCTION, LOG_LEVEL="WARNING")["request_lines"] is False
