@@ -17,6 +17,9 @@ connection: workers x threads is the connection count per app box (or size the p
 
 import multiprocessing
 import os
+from pathlib import Path
+
+from prometheus_client import multiprocess
 
 
 def _int(name: str, default: int) -> int:
@@ -43,3 +46,20 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (README, Deployment).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Request metrics of all workers in one scrape (monitoring/metrics.py): with
+# PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples there. The files of a
+# previous run would be added to this one's, so the directory starts empty.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def on_starting(server) -> None:
+    if _metrics_dir:
+        Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+        for path in Path(_metrics_dir).glob("*.db"):
+            path.unlink()
+
+
+def child_exit(server, worker) -> None:
+    if _metrics_dir:
+        multiprocess.mark_process_dead(worker.pid)

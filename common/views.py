@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.broker import broker_status
 from common.problems import problem_json_response
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,10 @@ logger = logging.getLogger(__name__)
 class HealthChecksSerializer(serializers.Serializer):
     database = serializers.CharField(help_text='"ok" or "error".')
     cache = serializers.CharField(help_text='"ok" or "error" (an error alone is not a 503).')
+    broker = serializers.CharField(
+        help_text='"ok", "error" (unreachable; alone not a 503) or "in_process" (embedded '
+        "mode: tasks run in the web process, there is no broker)."
+    )
 
 
 class HealthSerializer(serializers.Serializer):
@@ -39,7 +44,7 @@ class HealthView(APIView):
 
     @extend_schema(
         tags=["health"],
-        summary="Database and cache status",
+        summary="Database, cache and Celery broker status",
         responses={200: HealthSerializer, 503: HealthSerializer},
     )
     def get(self, request: Request) -> Response:
@@ -51,8 +56,21 @@ class HealthView(APIView):
         )
 
 
+# How long the broker may take to answer a health check: load balancers probe often and
+# give up after a few seconds.
+BROKER_CHECK_TIMEOUT_SECONDS = 1.0
+
+
 def _health_checks() -> dict[str, str]:
-    """Database and cache status; the caller answers 503 when the database is down."""
+    """Database, cache and broker status; the caller answers 503 when the database is down.
+
+    Only the database is fatal: without it no request can be served. The cache degrades
+    (misses, throttles stop counting) and so does the broker: bookings, payments and
+    webhooks are still taken, their tasks' work is in the database (outbox rows, refunds,
+    holds) and the beat sweeps catch up once the broker is back, while on_commit enqueues
+    fail quietly. The broker is shared by every web node, so a 503 for it would make the
+    load balancer take them all out at once and turn late side effects into an outage.
+    """
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -67,6 +85,7 @@ def _health_checks() -> dict[str, str]:
     except Exception:
         logger.exception("health: cache check failed")
         checks["cache"] = "error"
+    checks["broker"] = broker_status(timeout=BROKER_CHECK_TIMEOUT_SECONDS)
     return checks
 
 

@@ -6,7 +6,7 @@ schedule in one place.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -14,6 +14,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def keep_django_logging(**_kwargs) -> None:
+    """A worker and beat log through Django's LOGGING (LOG_FORMAT, LOG_LEVEL, request ids):
+    with a receiver here Celery leaves the root logger, its handlers and level alone."""
+
 
 app.conf.beat_schedule = {
     "expire-booking-holds": {

@@ -89,6 +89,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, including a redirect or a 413, has its X-Request-ID and every
+    # log line its request id; then the latency of everything below, by view.
+    "common.request_id.RequestIdMiddleware",
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Absolute links follow the request's host when PUBLIC_BASE_URL is unset.
     "common.links.RequestLinksMiddleware",
@@ -408,11 +412,57 @@ if not DEBUG and not EMBEDDED:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 
+# --- Logs, metrics, error tracking ------------------------------------------------------------
+# One line per event. "json" (python-json-logger) for log shippers, the default outside the
+# embedded mode; "text" for people, the embedded default. Both carry the request id
+# (common.request_id) of the request or Celery task that logged.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if EMBEDDED else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "common.request_id.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "message", "request_id"],
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # ISO 8601 in UTC, like the API's timestamps.
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+# One INFO line per request (monitoring.requests: view, status, duration, request id);
+# false drops just those (the access log of a proxy may already have them).
+if not env_bool("LOG_REQUESTS", True):
+    LOGGING["loggers"]["monitoring.requests"] = {"level": "WARNING"}
+
+# GET /metrics (monitoring): scrapers send "Authorization: Bearer <METRICS_TOKEN>". Outside
+# the embedded mode the endpoint refuses every scrape while no token is set.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_OPEN = EMBEDDED and not METRICS_TOKEN
+
+# Error tracking: sentry-sdk with its Django and Celery integrations when SENTRY_DSN is set
+# (config.sentry); nothing is imported or sent without it.
+SENTRY_DSN = env_str("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "embedded" if EMBEDDED else "production")
+SENTRY_TRACES_SAMPLE_RATE = float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0"))
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )

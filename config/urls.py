@@ -20,6 +20,7 @@ api_v1 = [
 urlpatterns = [
     path("", landing, name="landing"),
     path("health", HealthView.as_view(), name="health"),
+    path("", include("monitoring.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

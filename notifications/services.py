@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.request_id import current_request_id
 from notifications.messages import OTP_KINDS, derived_context, template_for
 from notifications.models import OutboxMessage
 from notifications.tasks import deliver_message
@@ -179,7 +180,13 @@ def queue_partner_webhook(
         recipient=url[:500],
         subject=f"{event_type} booking #{booking_id}",
         body=json.dumps(event, separators=(",", ":")),
-        payload={"event_id": event_id, "partner_id": partner_id},
+        # The id of the request or task that made the event: the delivery sends it as
+        # X-Request-ID even when a sweep, not the request's own task, delivers the row.
+        payload={
+            "event_id": event_id,
+            "partner_id": partner_id,
+            "request_id": current_request_id(),
+        },
         booking_id=booking_id,
         available_at=timezone.now(),
     )

@@ -12,6 +12,9 @@ with the partner's *current* secret, Stripe-style::
 
     Slotwise-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 
+``X-Request-ID`` names the request (or task) that made the event, for support to follow
+one booking across our logs and the partner's.
+
 2xx is delivered; a network error, a 5xx or a 429 is retried with the outbox backoff;
 any other answer (4xx, 3xx) is final (FAILED at once, visible in the admin outbox).
 The secret is never stored in the row, logged or put in ``last_error``.
@@ -34,6 +37,8 @@ from django.conf import settings
 from django.db import transaction
 
 from common.locking import lock
+from common.request_id import HEADER as REQUEST_ID_HEADER
+from common.request_id import current_request_id
 from notifications.errors import InvalidWebhookUrl, PermanentFailure, SkipMessage
 from notifications.models import OutboxMessage
 from notifications.ssrf import (
@@ -190,6 +195,7 @@ def send_partner_webhook(message: OutboxMessage) -> None:
 
     body = message.body.encode()
     event_id = message.payload.get("event_id", "")
+    request_id = message.payload.get("request_id") or current_request_id()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -199,6 +205,8 @@ def send_partner_webhook(message: OutboxMessage) -> None:
             secret=partner.webhook_secret, body=body, timestamp=int(time.time())
         ),
     }
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
     # Resolved now, refused when not public, and sent to the address that was checked
     # (no second lookup). Streamed: we never read the partner's answer.
     try:

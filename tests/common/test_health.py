@@ -33,10 +33,40 @@ def _database_unreachable(alias: str = "default"):
 
 
 @pytest.mark.django_db
-def test_health_reports_database_and_cache_ok(api_client):
+def test_health_reports_database_cache_and_broker_ok(api_client):
+    # The suite's broker is the real Redis of TEST_REDIS_URL.
     response = api_client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "broker": "ok"},
+    }
+
+
+@pytest.mark.django_db
+def test_health_reports_an_unreachable_broker_without_a_503(api_client, settings, caplog):
+    # Not fatal: requests are still served and their tasks' work waits in the database
+    # (outbox, refunds) for the sweeps (common/views.py says why).
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+
+    response = api_client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "broker": "error"},
+    }
+    assert "broker: cannot reach redis://127.0.0.1:" in caplog.text
+
+
+@pytest.mark.django_db
+def test_health_reports_the_in_process_broker_of_the_embedded_mode(api_client, settings):
+    settings.CELERY_BROKER_URL = "memory://"
+
+    response = api_client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == "in_process"
 
 
 @pytest.mark.django_db  # unblocks real connections: the failure below is the server's refusal
@@ -49,7 +79,10 @@ def test_health_is_503_when_the_database_is_down(api_client, caplog):
 
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "error", "checks": {"database": "error", "cache": "ok"}}
+    assert response.json() == {
+        "status": "error",
+        "checks": {"database": "error", "cache": "ok", "broker": "ok"},
+    }
     # The real connection is back and works.
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT 1")

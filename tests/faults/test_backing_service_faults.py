@@ -112,4 +112,4 @@ def test_with_redis_down_booking_and_webhooks_still_work(settings):
     assert captured.status_code == 200, captured.content
     assert Booking.objects.get(pk=created.json()["id"]).status == BookingStatus.CONFIRMED
     assert health.status_code == 200
-    assert health.json()["checks"] == {"database": "ok", "cache": "error"}
+    assert health.json()["checks"] == {"database": "ok", "cache": "error", "broker": "ok"}
