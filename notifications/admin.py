@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from common.admin import without_bulk_delete
 from notifications.models import OutboxMessage
 from notifications.services import retry_messages
 
@@ -48,6 +49,9 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        return without_bulk_delete(super().get_actions(request, action_location))
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Read-only: edits would bypass the dispatcher's claims. Retry is an action.

@@ -1,13 +1,27 @@
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
+from django.utils import timezone
 
+from common.admin import without_bulk_delete
+from common.admin_time import in_zone
+from common.money import format_money
 from partners import services
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
 
-def format_money(amount_minor: int, currency: str) -> str:
-    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
+class ServicesFilter(admin.RelatedFieldListFilter):
+    """The partner's services, without the "-" (no service) choice a many-to-many filter
+    adds: every partner offers something, and the empty choice confused support."""
+
+    def has_output(self) -> bool:
+        return bool(self.lookup_choices)
+
+    @property
+    def include_empty_choice(self) -> bool:
+        return False
 
 
 @admin.register(City)
@@ -52,7 +66,7 @@ class StaffInline(admin.TabularInline):
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ("name", "city", "user", "rating", "verified", "active", "created_at")
-    list_filter = ("city", "verified", "active", "services")
+    list_filter = ("city", "verified", "active", ("services", ServicesFilter))
     search_fields = ("name", "user__email", "city__name")
     list_select_related = ("city", "user")
     autocomplete_fields = ("user",)
@@ -60,6 +74,9 @@ class PartnerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
     inlines = [StaffInline]
     actions = ["verify", "deactivate"]
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        return without_bulk_delete(super().get_actions(request, action_location))
 
     @admin.action(description="Verify selected partners")
     def verify(self, request, queryset: QuerySet[Partner]) -> None:
@@ -128,7 +145,7 @@ class SlotAdminForm(forms.ModelForm):
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     form = SlotAdminForm
-    list_display = ("id", "partner", "start", "end", "capacity", "booked", "available", "blocked")
+    list_display = ("id", "partner", "city_time", "seats", "available", "blocked")
     list_filter = (
         AvailabilityFilter,
         ("start", admin.DateFieldListFilter),
@@ -137,11 +154,39 @@ class SlotAdmin(admin.ModelAdmin):
     )
     search_fields = ("partner__name",)
     date_hierarchy = "start"
-    list_select_related = ("partner",)
+    list_select_related = ("partner__city",)
     autocomplete_fields = ("partner",)
     # Seats are inventory changed only by bookings (under the CHECK constraint), never by hand.
     readonly_fields = ("booked", "created_at")
     actions = ["block"]
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        return without_bulk_delete(super().get_actions(request, action_location))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        zone = timezone.get_current_timezone_name()
+        for name in ("start", "end"):
+            form.base_fields[name].help_text = f"In {zone}."
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A slot's times are typed and shown in its city's zone, as its customers see them.
+        slot = self.get_object(request, object_id) if object_id else None
+        if slot is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(ZoneInfo(slot.partner.city.time_zone)):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Start – end (city time)", ordering="start")
+    def city_time(self, slot: Slot) -> str:
+        zone = slot.partner.city.time_zone
+        end = timezone.localtime(slot.end, ZoneInfo(zone))
+        return f"{in_zone(slot.start, zone)} – {end:%H:%M}"
+
+    @admin.display(description="Booked", ordering="booked")
+    def seats(self, slot: Slot) -> str:
+        return f"{slot.booked} of {slot.capacity}"
 
     def save_model(self, request, obj: Slot, form, change: bool) -> None:
         if change:

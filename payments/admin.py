@@ -11,8 +11,9 @@ import logging
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from common.admin_time import in_zone
+from common.money import format_money
 from payments.models import Payment, WebhookEvent
-from payments.sandbox_views import format_minor
 from payments.webhooks import replay_webhook_event
 
 logger = logging.getLogger(__name__)
@@ -20,29 +21,28 @@ logger = logging.getLogger(__name__)
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
+    # The order id is long and searchable; the list keeps what fits 1400 px.
     list_display = (
         "id",
         "booking",
         "gateway",
-        "order_id",
         "status",
         "amount",
         "captured",
         "flagged",
-        "created_at",
+        "created",
     )
     list_filter = ("gateway", "status", "flagged")
     search_fields = ("order_id", "payment_id", "=booking__id", "booking__customer__email")
-    list_select_related = ("booking",)
+    list_select_related = ("booking__partner__city",)
     date_hierarchy = "created_at"
     readonly_fields = (
         "booking",
         "gateway",
         "order_id",
         "payment_id",
-        "amount_minor",
-        "currency",
-        "captured_amount_minor",
+        "amount",
+        "captured",
         "status",
         "checkout_url",
         "raw_pretty",
@@ -59,11 +59,15 @@ class PaymentAdmin(admin.ModelAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, payment: Payment) -> str:
-        return format_minor(payment.amount_minor, payment.currency)
+        return format_money(payment.amount_minor, payment.currency)
 
     @admin.display(description="captured", ordering="captured_amount_minor")
     def captured(self, payment: Payment) -> str:
-        return format_minor(payment.captured_amount_minor, payment.currency)
+        return format_money(payment.captured_amount_minor, payment.currency)
+
+    @admin.display(description="created (city time)", ordering="created_at")
+    def created(self, payment: Payment) -> str:
+        return in_zone(payment.created_at, payment.booking.partner.city.time_zone)
 
     @admin.display(description="gateway response")
     def raw_pretty(self, payment: Payment) -> str:

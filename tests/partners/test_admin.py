@@ -1,11 +1,19 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
 from partners.models import City, Partner, Slot
 from tests.factories.bookings import BookingFactory
 from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
+
+
+def city_time(moment: datetime) -> datetime:
+    """The factory city's wall clock (Asia/Kolkata, also the default ADMIN_TIME_ZONE): the
+    slot form is typed in the slot's city zone, the add form in the operators' zone."""
+    return timezone.localtime(moment, ZoneInfo("Asia/Kolkata"))
 
 
 @pytest.fixture
@@ -128,10 +136,10 @@ def test_admin_rejects_an_overlapping_or_inverted_slot(admin_client):
     existing = SlotFactory()
     form = {
         "partner": existing.partner_id,
-        "start_0": (existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
-        "start_1": (existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
-        "end_0": (existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
-        "end_1": (existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "start_0": city_time(existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
+        "start_1": city_time(existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
+        "end_0": city_time(existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "end_1": city_time(existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
         "capacity": 1,
     }
 
@@ -152,10 +160,10 @@ def test_admin_cannot_shrink_capacity_below_booked_seats(admin_client):
     slot = SlotFactory(capacity=3, booked=2)
     form = {
         "partner": slot.partner_id,
-        "start_0": slot.start.strftime("%Y-%m-%d"),
-        "start_1": slot.start.strftime("%H:%M:%S"),
-        "end_0": slot.end.strftime("%Y-%m-%d"),
-        "end_1": slot.end.strftime("%H:%M:%S"),
+        "start_0": city_time(slot.start).strftime("%Y-%m-%d"),
+        "start_1": city_time(slot.start).strftime("%H:%M:%S"),
+        "end_0": city_time(slot.end).strftime("%Y-%m-%d"),
+        "end_1": city_time(slot.end).strftime("%H:%M:%S"),
         "capacity": 1,
     }
 
@@ -223,7 +231,7 @@ def test_admin_add_city_accepts_an_iana_time_zone(admin_client):
 def test_admin_cannot_move_a_slot_that_has_bookings(admin_client):
     slot = SlotFactory()
     BookingFactory(slot=slot)
-    later = slot.start + timedelta(days=1)
+    later = city_time(slot.start + timedelta(days=1))
     form = {
         "partner": slot.partner_id,
         "start_0": later.strftime("%Y-%m-%d"),
