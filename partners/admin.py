@@ -160,6 +160,9 @@ class SlotAdmin(admin.ModelAdmin):
     readonly_fields = ("booked", "created_at")
     actions = ["block"]
 
+    class Media:
+        css = {"all": ("common/admin.css",)}
+
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         return without_bulk_delete(super().get_actions(request, action_location))
 

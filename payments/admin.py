@@ -9,6 +9,7 @@ import json
 import logging
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from common.admin_time import in_zone
@@ -24,7 +25,7 @@ class PaymentAdmin(admin.ModelAdmin):
     # The order id is long and searchable; the list keeps what fits 1400 px.
     list_display = (
         "id",
-        "booking",
+        "booking_number",
         "gateway",
         "status",
         "amount",
@@ -56,6 +57,14 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    class Media:
+        css = {"all": ("common/admin.css",)}
+
+    @admin.display(description="booking", ordering="booking_id")
+    def booking_number(self, payment: Payment) -> str:
+        url = reverse("admin:bookings_booking_change", args=[payment.booking_id])
+        return format_html('<a href="{}">#{}</a>', url, payment.booking_id)
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, payment: Payment) -> str:

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 import refunds.admin_bookings  # noqa: F401 - registers the booking page
 import refunds.admin_disputes  # noqa: F401 - registers the disputes
+from common.admin_time import in_zone
 from common.money import format_money
 from common.problems import DomainError
 from refunds import services
-from refunds.admin_display import admin_link, booking_timeline_html
+from refunds.admin_display import admin_link, booking_timeline_html, booking_zone
 from refunds.admin_forms import ChooseBookingForm, RefundPolicyForm
 from refunds.models import Refund, RefundPolicy
 from refunds.services.money import MONEY_FIELDS, check_money
@@ -59,18 +60,16 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 class RefundAdmin(admin.ModelAdmin):
     list_display = [
         "id",
-        "booking_link",
+        "booking_number",
         "amount",
-        "percent",
         "source",
         "status",
-        "gateway",
         "attempts",
-        "created_at",
+        "created",
     ]
     list_filter = [NeedsAttentionFilter, "status", "source", "payment__gateway", "created_at"]
     search_fields = ["=booking__id", "gateway_refund_id", "reason"]
-    list_select_related = ["booking", "payment"]
+    list_select_related = ["booking__partner__city", "payment"]
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
     readonly_fields = [
@@ -121,6 +120,17 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.display(description="booking")
     def booking_link(self, refund: Refund) -> str:
         return admin_link(refund.booking)
+
+    class Media:
+        css = {"all": ("common/admin.css",)}
+
+    @admin.display(description="booking", ordering="booking_id")
+    def booking_number(self, refund: Refund) -> str:
+        return admin_link(refund.booking, f"#{refund.booking_id}")
+
+    @admin.display(description="created (city time)", ordering="created_at")
+    def created(self, refund: Refund) -> str:
+        return in_zone(refund.created_at, booking_zone(refund.booking))
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, refund: Refund) -> str:

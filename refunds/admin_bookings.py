@@ -17,12 +17,14 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from bookings.models import Booking
 from common.admin_time import in_zone
 from common.locking import waiting
 from common.money import format_money
 from common.problems import DomainError
+from payments.models import Payment
 from refunds import services
 from refunds.admin_display import booking_payments_html, booking_timeline_html, booking_zone
 from refunds.admin_forms import CancelBookingForm, RefundBookingForm
@@ -37,7 +39,7 @@ class SlotDateFilter(admin.DateFieldListFilter):
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
     # The columns that matter to support, narrow enough for 1400 px with the sidebar.
-    list_display = ("id", "status", "customer", "partner", "slot_time", "amount", "created")
+    list_display = ("id", "status", "who", "slot_time", "amount", "created")
     list_filter = (
         "status",
         ("partner__city", admin.RelatedOnlyFieldListFilter),
@@ -103,6 +105,10 @@ class BookingAdmin(admin.ModelAdmin):
     def has_refund_permission(self, request) -> bool:
         return request.user.has_perm("refunds.add_refund")
 
+    @admin.display(description="Customer / partner", ordering="customer__email")
+    def who(self, booking: Booking) -> str:
+        return format_html("{}<br>{}", booking.customer.email, booking.partner.name)
+
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, booking: Booking) -> str:
         return format_money(booking.amount_minor, booking.currency)
@@ -132,10 +138,17 @@ class BookingAdmin(admin.ModelAdmin):
         return booking_timeline_html(booking.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Offer an action only where it can do something (its page still says why not).
+        booking = self.get_object(request, object_id)
+        payment = Payment.objects.filter(booking_id=booking.pk).first() if booking else None
         extra_context = {
             **(extra_context or {}),
-            "can_cancel": self.has_cancel_permission(request),
-            "can_refund": self.has_refund_permission(request),
+            "can_cancel": self.has_cancel_permission(request)
+            and booking is not None
+            and booking.status in CANCELLABLE_STATUSES,
+            "can_refund": self.has_refund_permission(request)
+            and payment is not None
+            and services.refundable_amount(payment=payment) > 0,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -55,12 +55,11 @@ def _currency(dispute: Dispute) -> str:
 
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
+    # Source and gateway status are filters and the page; the list keeps what fits.
     list_display = [
         "id",
-        "booking_link",
-        "source",
-        "status",
-        "gateway_status",
+        "booking_number",
+        "state",
         "amount",
         "evidence_due",
         "reason_short",
@@ -132,6 +131,16 @@ class DisputeAdmin(admin.ModelAdmin):
     @admin.display(description="booking")
     def booking_link(self, dispute: Dispute) -> str:
         return admin_link(dispute.booking)
+
+    @admin.display(description="booking", ordering="booking_id")
+    def booking_number(self, dispute: Dispute) -> str:
+        return admin_link(dispute.booking, f"#{dispute.booking_id}")
+
+    @admin.display(description="status", ordering="status")
+    def state(self, dispute: Dispute) -> str:
+        if dispute.source == Dispute.Source.GATEWAY:
+            return f"{dispute.get_status_display()} (gateway: {dispute.gateway_status or '-'})"
+        return dispute.get_status_display()
 
     @admin.display(description="refund")
     def refund_link(self, dispute: Dispute) -> str:
