@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from partners.models import City, Partner, Slot
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
+from tests.factories.partners import CityFactory, PartnerFactory, ServiceFactory, SlotFactory
 
 
 def city_time(moment: datetime) -> datetime:
@@ -247,3 +247,48 @@ def test_admin_cannot_move_a_slot_that_has_bookings(admin_client):
     assert "has bookings" in str(response.context["adminform"].form.non_field_errors())
     moved = type(slot).objects.get(pk=slot.pk)
     assert moved.start == slot.start
+
+
+@pytest.mark.django_db
+def test_partners_slots_and_outbox_offer_no_bulk_delete(admin_client):
+    from notifications.models import OutboxMessage
+
+    slot = SlotFactory()
+    message = OutboxMessage.objects.create(
+        channel="email",
+        kind="note",
+        recipient="a@example.com",
+        body="hi",
+        available_at=timezone.now(),
+    )
+    for url, pk in (
+        ("/admin/partners/partner/", slot.partner_id),
+        ("/admin/partners/slot/", slot.pk),
+        ("/admin/notifications/outboxmessage/", message.pk),
+    ):
+        listing = admin_client.get(url)
+        assert listing.status_code == 200
+        assert 'value="delete_selected"' not in listing.content.decode()
+        refused = admin_client.post(
+            url, {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+        )
+        assert refused.status_code in (200, 302)
+    assert Partner.objects.filter(pk=slot.partner_id).exists()
+    assert Slot.objects.filter(pk=slot.pk).exists()
+    assert OutboxMessage.objects.filter(pk=message.pk).exists()
+    # The actions that are meant for them stay.
+    assert 'value="block"' in admin_client.get("/admin/partners/slot/").content.decode()
+    assert 'value="verify"' in admin_client.get("/admin/partners/partner/").content.decode()
+
+
+@pytest.mark.django_db
+def test_partners_service_filter_has_no_empty_choice(admin_client):
+    partner = PartnerFactory()
+    service = ServiceFactory()
+    partner.services.add(service)
+
+    listing = admin_client.get("/admin/partners/partner/")
+
+    content = listing.content.decode()
+    assert f"services__id__exact={service.pk}" in content
+    assert "services__isnull" not in content
