@@ -174,7 +174,7 @@ class RefundAdmin(admin.ModelAdmin):
             return redirect("admin:index")
         report = check_money()
         totals = [
-            (currency, [row[name] for name in MONEY_FIELDS])
+            (currency, [format_money(row[name], currency) for name in MONEY_FIELDS])
             for currency, row in sorted(report.totals.items())
         ]
         context = {

@@ -252,7 +252,7 @@ class BookingAdmin(admin.ModelAdmin):
 
 def _summary(booking: Booking) -> list[tuple[str, str]]:
     return [
-        ("Status", booking.status),
+        ("Status", booking.get_status_display()),
         ("Customer", booking.customer.email),
         ("Partner", f"{booking.partner.name} ({booking.partner.city.name})"),
         ("Slot", in_zone(booking.slot_start, booking_zone(booking))),
@@ -264,6 +264,8 @@ def _cancel_facts(booking: Booking) -> list[str]:
     if booking.status not in CANCELLABLE_STATUSES:
         return [f"A {booking.status} booking cannot be cancelled."]
     preview = refund_if_cancelled_now(booking=booking)
+    if not Payment.objects.filter(booking_id=booking.pk, captured_amount_minor__gt=0).exists():
+        return ["Nothing was captured: cancelling refunds nothing."]
     return [
         f"For the customer: refund {preview['percent']} % now, "
         f"{format_money(preview['amount'], booking.currency)} (the booking's refund terms).",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from bookings.models import Booking, BookingEvent
 from common.admin_time import in_zone
@@ -116,7 +117,10 @@ def booking_payments_html(booking_id: int) -> str:
     dispute_rows = format_html_join(
         "",
         "<li>{} — {} {}</li>",
-        ((admin_link(d, f"Dispute #{d.pk}"), d.status, d.reason[:80]) for d in disputes),
+        (
+            (admin_link(d, f"Dispute #{d.pk}"), d.status, Truncator(d.reason).chars(80))
+            for d in disputes
+        ),
     )
     return format_html(
         "<p>{} payment {} ({}): amount {}, captured {}, <strong>refundable now {}</strong>{}</p>"
