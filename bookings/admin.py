@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.html import format_html
 
 from bookings.models import WaitlistEntry
+from common.admin_time import in_zone
 
 
 class SlotDateFilter(admin.DateFieldListFilter):
@@ -15,20 +17,19 @@ class SlotDateFilter(admin.DateFieldListFilter):
 class WaitlistEntryAdmin(admin.ModelAdmin):
     """Read-only: entries are written by bookings.waitlist (join, leave, promotion)."""
 
+    # What fits 1400 px; the slot's partner and the offer's details are on the page.
     list_display = (
         "id",
         "status",
-        "slot",
         "slot_start",
         "customer",
         "quantity",
-        "offered_booking",
-        "offer_expires_at",
-        "created_at",
+        "offered_booking_number",
+        "offer_expires",
     )
     list_filter = ("status", ("slot__start", SlotDateFilter), "created_at")
     search_fields = ("=id", "=slot__id", "customer__email")
-    list_select_related = ("slot", "customer", "offered_booking")
+    list_select_related = ("slot__partner__city", "customer")
     readonly_fields = (
         "slot",
         "customer",
@@ -51,6 +52,16 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Slot start", ordering="slot__start")
-    def slot_start(self, entry: WaitlistEntry):
-        return entry.slot.start
+    @admin.display(description="Slot (city time)", ordering="slot__start")
+    def slot_start(self, entry: WaitlistEntry) -> str:
+        return format_html(
+            "#{} {}", entry.slot_id, in_zone(entry.slot.start, entry.slot.partner.city.time_zone)
+        )
+
+    @admin.display(description="Offered booking", ordering="offered_booking_id")
+    def offered_booking_number(self, entry: WaitlistEntry) -> str:
+        return f"#{entry.offered_booking_id}" if entry.offered_booking_id else "-"
+
+    @admin.display(description="Offer expires", ordering="offer_expires_at")
+    def offer_expires(self, entry: WaitlistEntry) -> str:
+        return in_zone(entry.offer_expires_at, entry.slot.partner.city.time_zone)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from common.admin import without_bulk_delete
 from common.admin_time import in_zone
-from common.money import format_money
+from common.money import InvalidMoney, parse_money, to_major
 from partners import services
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
@@ -31,17 +31,37 @@ class CityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class ServiceVariantForm(forms.ModelForm):
+    """The price typed in major units of the variant's currency (``499.00``), stored exactly
+    in minor units (``common.money``); more decimals than the currency has are refused."""
+
+    price = forms.CharField(label="Price", max_length=24, help_text="In the currency, e.g. 499.00.")
+
+    class Meta:
+        model = ServiceVariant
+        fields = ["name", "tier", "currency", "duration_minutes", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["price"] = str(to_major(self.instance.price_minor, self.instance.currency))
+
+    def clean(self):
+        data = super().clean()
+        currency, price = data.get("currency"), data.get("price")
+        if currency and price:
+            try:
+                self.instance.price_minor = parse_money(price, currency)
+            except InvalidMoney as exc:
+                self.add_error("price", str(exc))
+        return data
+
+
 class ServiceVariantInline(admin.TabularInline):
     model = ServiceVariant
+    form = ServiceVariantForm
     extra = 0
-    fields = ("name", "tier", "price_minor", "price", "currency", "duration_minutes", "active")
-    readonly_fields = ("price",)
-
-    @admin.display(description="Price")
-    def price(self, variant: ServiceVariant) -> str:
-        if variant.price_minor is None:
-            return "-"
-        return format_money(variant.price_minor, variant.currency)
+    fields = ("name", "tier", "price", "currency", "duration_minutes", "active")
 
 
 @admin.register(Service)

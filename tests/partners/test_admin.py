@@ -292,3 +292,52 @@ def test_partners_service_filter_has_no_empty_choice(admin_client):
     content = listing.content.decode()
     assert f"services__id__exact={service.pk}" in content
     assert "services__isnull" not in content
+
+
+def _variant_form(variant, **changes) -> dict:
+    row = {
+        "variants-0-id": variant.pk,
+        "variants-0-service": variant.service_id,
+        "variants-0-name": variant.name,
+        "variants-0-tier": variant.tier,
+        "variants-0-price": "499.00",
+        "variants-0-currency": variant.currency,
+        "variants-0-duration_minutes": variant.duration_minutes,
+        "variants-0-active": "on",
+        **{f"variants-0-{name}": value for name, value in changes.items()},
+    }
+    return {
+        "name": variant.service.name,
+        "slug": variant.service.slug,
+        "active": "on",
+        "variants-TOTAL_FORMS": 1,
+        "variants-INITIAL_FORMS": 1,
+        "variants-MIN_NUM_FORMS": 0,
+        "variants-MAX_NUM_FORMS": 1000,
+        **row,
+    }
+
+
+@pytest.mark.django_db
+def test_variant_prices_are_shown_and_typed_in_major_units(admin_client):
+    from tests.factories.partners import ServiceVariantFactory
+
+    variant = ServiceVariantFactory(price_minor=49900, currency="INR")
+    url = f"/admin/partners/service/{variant.service_id}/change/"
+    assert 'value="499.00"' in admin_client.get(url).content.decode()
+
+    saved = admin_client.post(url, _variant_form(variant, price="650.50"))
+    assert saved.status_code == 302
+    variant.refresh_from_db()
+    assert variant.price_minor == 65050
+
+    refused = admin_client.post(url, _variant_form(variant, price="650.505"))
+    assert refused.status_code == 200
+    assert "at most 2 decimal" in refused.content.decode()
+    yen = admin_client.post(url, _variant_form(variant, price="1500.5", currency="JPY"))
+    assert "no decimals" in yen.content.decode()
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency) == (65050, "INR")
+    admin_client.post(url, _variant_form(variant, price="1500", currency="JPY"))
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency) == (1500, "JPY")
