@@ -44,7 +44,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def delivery(self, message: OutboxMessage) -> str:
-        return f"{message.get_status_display()}, {message.attempts} tries"
+        tries = "1 try" if message.attempts == 1 else f"{message.attempts} tries"
+        return f"{message.get_status_display()}, {tries}"
 
     @admin.display(description="recipient", ordering="recipient")
     def to(self, message: OutboxMessage) -> str:

@@ -35,11 +35,17 @@ class ServiceVariantForm(forms.ModelForm):
     """The price typed in major units of the variant's currency (``499.00``), stored exactly
     in minor units (``common.money``); more decimals than the currency has are refused."""
 
-    price = forms.CharField(label="Price", max_length=24, help_text="In the currency, e.g. 499.00.")
+    price = forms.CharField(
+        label="Price",
+        max_length=24,
+        help_text="In the currency, e.g. 499.00.",
+        widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
+    )
 
     class Meta:
         model = ServiceVariant
         fields = ["name", "tier", "currency", "duration_minutes", "active"]
+        widgets = {"currency": forms.TextInput(attrs={"size": 4})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
