@@ -100,7 +100,9 @@ class BookingAdmin(admin.ModelAdmin):
         return False
 
     def has_cancel_permission(self, request) -> bool:
-        return request.user.has_perm("bookings.change_booking")
+        # A cancellation records its refund: the permission that moves money, the same
+        # as a refund by hand (the booking record itself stays read-only for everyone).
+        return request.user.has_perm("refunds.add_refund")
 
     def has_refund_permission(self, request) -> bool:
         return request.user.has_perm("refunds.add_refund")

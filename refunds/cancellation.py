@@ -34,12 +34,9 @@ def _owned_booking(*, booking_id: int, actor, by: str, on_behalf: bool) -> Booki
     queryset = Booking.objects.select_related("slot")
     if by not in ("customer", "provider"):
         raise ValueError(f"unknown canceller {by!r}")
-    if on_behalf:
-        pass  # support acts for the customer or partner: any booking
-    elif by == "customer":
-        queryset = queryset.filter(customer_id=actor.pk)
-    else:
-        queryset = queryset.filter(partner__user_id=actor.pk)
+    if not on_behalf:  # support, acting for the customer or partner, may see any booking
+        owner = {"customer": "customer_id", "provider": "partner__user_id"}[by]
+        queryset = queryset.filter(**{owner: actor.pk})
     booking = queryset.filter(pk=booking_id).first()
     if booking is None:
         raise BookingNotFound()

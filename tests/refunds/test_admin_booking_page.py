@@ -212,6 +212,16 @@ def test_cancel_and_refund_need_their_permissions(captured_payment):
     assert booking.status == BookingStatus.CONFIRMED
     assert not Refund.objects.exists()
 
+    # Staff who may refund (not superusers) may also cancel: the cancellation's refund.
+    group.permissions.add(Permission.objects.get(codename="add_refund"))
+    user = type(user).objects.get(pk=user.pk)  # permissions are cached per user object
+    client.force_login(user)
+    assert cancel_url(booking) in client.get(page_url(booking)).content.decode()
+    done = client.post(cancel_url(booking), {"on_behalf_of": "customer", "reason": "x"})
+    assert done.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+
 
 @pytest.mark.django_db
 def test_refund_a_booking_from_the_refunds_list_chooses_the_booking_instead_of_typing_it(
