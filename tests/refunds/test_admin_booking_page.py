@@ -237,3 +237,22 @@ def test_refund_a_booking_from_the_refunds_list_chooses_the_booking_instead_of_t
     assert (chosen.status_code, chosen.url) == (302, refund_url(payment.booking))
     unknown = admin_client_support.post("/admin/refunds/refund/manual/", {"booking": 999999})
     assert unknown.status_code == 200 and unknown.context["form"].errors["booking"]
+
+
+@pytest.mark.django_db
+def test_lists_show_money_in_major_units_with_the_currency(
+    admin_client_support, captured_payment, support_user
+):
+    payment = captured_payment(amount=49900)
+    refund_booking_manually(
+        booking_id=payment.booking_id, amount_minor=10050, reason="goodwill", actor=support_user
+    )
+    for url, shown in (
+        ("/admin/bookings/booking/", "INR 499.00"),
+        ("/admin/payments/payment/", "INR 499.00"),
+        ("/admin/refunds/refund/", "INR 100.50"),
+        (f"/admin/payments/payment/{payment.pk}/change/", "INR 499.00"),
+    ):
+        content = admin_client_support.get(url).content.decode()
+        assert shown in content, url
+        assert ">49900<" not in content and ">10050<" not in content, url
