@@ -3,6 +3,13 @@ from django.contrib import admin
 from common.models import IdempotencyKey
 
 
+def without_bulk_delete(actions: dict) -> dict:
+    """A list's actions without "Delete selected": partners, slots and messages are
+    deactivated, blocked or retried, never deleted in bulk from a list."""
+    actions.pop("delete_selected", None)
+    return actions
+
+
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(admin.ModelAdmin):
     """Read-only: keys are written by the API only."""

@@ -14,6 +14,7 @@ Every variable is listed with its default in ``.env.example``.
 import os
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -105,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.db_router.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin pages render times in the operators' zone (ADMIN_TIME_ZONE), zone named.
+    "common.admin_time.AdminTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: answers a locked-out admin login attempt.
     "axes.middleware.AxesMiddleware",
@@ -218,6 +221,16 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The operators' zone: the admin shows times in it (a city's times in the city's zone),
+# always with the zone's name. Our date formats put the zone in every time.
+ADMIN_TIME_ZONE = env_str("ADMIN_TIME_ZONE", "Asia/Kolkata")
+try:
+    ZoneInfo(ADMIN_TIME_ZONE)
+except (ValueError, ZoneInfoNotFoundError) as exc:
+    raise ImproperlyConfigured(
+        f"ADMIN_TIME_ZONE {ADMIN_TIME_ZONE!r} is not an IANA time zone."
+    ) from exc
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,13 +1,27 @@
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
+from django.utils import timezone
 
+from common.admin import without_bulk_delete
+from common.admin_time import in_zone
+from common.money import InvalidMoney, parse_money, to_major
 from partners import services
 from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
 
 
-def format_money(amount_minor: int, currency: str) -> str:
-    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
+class ServicesFilter(admin.RelatedFieldListFilter):
+    """The partner's services, without the "-" (no service) choice a many-to-many filter
+    adds: every partner offers something, and the empty choice confused support."""
+
+    def has_output(self) -> bool:
+        return bool(self.lookup_choices)
+
+    @property
+    def include_empty_choice(self) -> bool:
+        return False
 
 
 @admin.register(City)
@@ -17,17 +31,43 @@ class CityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class ServiceVariantForm(forms.ModelForm):
+    """The price typed in major units of the variant's currency (``499.00``), stored exactly
+    in minor units (``common.money``); more decimals than the currency has are refused."""
+
+    price = forms.CharField(
+        label="Price",
+        max_length=24,
+        help_text="In the currency, e.g. 499.00.",
+        widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
+    )
+
+    class Meta:
+        model = ServiceVariant
+        fields = ["name", "tier", "currency", "duration_minutes", "active"]
+        widgets = {"currency": forms.TextInput(attrs={"size": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["price"] = str(to_major(self.instance.price_minor, self.instance.currency))
+
+    def clean(self):
+        data = super().clean()
+        currency, price = data.get("currency"), data.get("price")
+        if currency and price:
+            try:
+                self.instance.price_minor = parse_money(price, currency)
+            except InvalidMoney as exc:
+                self.add_error("price", str(exc))
+        return data
+
+
 class ServiceVariantInline(admin.TabularInline):
     model = ServiceVariant
+    form = ServiceVariantForm
     extra = 0
-    fields = ("name", "tier", "price_minor", "price", "currency", "duration_minutes", "active")
-    readonly_fields = ("price",)
-
-    @admin.display(description="Price")
-    def price(self, variant: ServiceVariant) -> str:
-        if variant.price_minor is None:
-            return "-"
-        return format_money(variant.price_minor, variant.currency)
+    fields = ("name", "tier", "price", "currency", "duration_minutes", "active")
 
 
 @admin.register(Service)
@@ -52,7 +92,7 @@ class StaffInline(admin.TabularInline):
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ("name", "city", "user", "rating", "verified", "active", "created_at")
-    list_filter = ("city", "verified", "active", "services")
+    list_filter = ("city", "verified", "active", ("services", ServicesFilter))
     search_fields = ("name", "user__email", "city__name")
     list_select_related = ("city", "user")
     autocomplete_fields = ("user",)
@@ -61,6 +101,9 @@ class PartnerAdmin(admin.ModelAdmin):
     inlines = [StaffInline]
     # The actions change partners: a login that may only look (the Support group) gets none.
     actions = ["verify", "deactivate"]
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        return without_bulk_delete(super().get_actions(request, action_location))
 
     @admin.action(description="Verify selected partners", permissions=["change"])
     def verify(self, request, queryset: QuerySet[Partner]) -> None:
@@ -129,7 +172,7 @@ class SlotAdminForm(forms.ModelForm):
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     form = SlotAdminForm
-    list_display = ("id", "partner", "start", "end", "capacity", "booked", "available", "blocked")
+    list_display = ("id", "partner", "city_time", "seats", "available", "blocked")
     list_filter = (
         AvailabilityFilter,
         ("start", admin.DateFieldListFilter),
@@ -138,11 +181,42 @@ class SlotAdmin(admin.ModelAdmin):
     )
     search_fields = ("partner__name",)
     date_hierarchy = "start"
-    list_select_related = ("partner",)
+    list_select_related = ("partner__city",)
     autocomplete_fields = ("partner",)
     # Seats are inventory changed only by bookings (under the CHECK constraint), never by hand.
     readonly_fields = ("booked", "created_at")
     actions = ["block"]
+
+    class Media:
+        css = {"all": ("common/admin.css",)}
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        return without_bulk_delete(super().get_actions(request, action_location))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        zone = timezone.get_current_timezone_name()
+        for name in ("start", "end"):
+            form.base_fields[name].help_text = f"In {zone}."
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A slot's times are typed and shown in its city's zone, as its customers see them.
+        slot = self.get_object(request, object_id) if object_id else None
+        if slot is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(ZoneInfo(slot.partner.city.time_zone)):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Start – end (city time)", ordering="start")
+    def city_time(self, slot: Slot) -> str:
+        zone = slot.partner.city.time_zone
+        end = timezone.localtime(slot.end, ZoneInfo(zone))
+        return f"{in_zone(slot.start, zone)} – {end:%H:%M}"
+
+    @admin.display(description="Booked", ordering="booked")
+    def seats(self, slot: Slot) -> str:
+        return f"{slot.booked} of {slot.capacity}"
 
     def save_model(self, request, obj: Slot, form, change: bool) -> None:
         if change:

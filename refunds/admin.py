@@ -8,24 +8,21 @@ whichever way support acts.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+import refunds.admin_bookings  # noqa: F401 - registers the booking page
+import refunds.admin_disputes  # noqa: F401 - registers the disputes
+from common.admin_time import in_zone
+from common.money import format_money
 from common.problems import DomainError
 from refunds import services
-from refunds.admin_display import admin_link, booking_payments_html, booking_timeline_html
-from refunds.admin_forms import (
-    ManualRefundForm,
-    RefundPolicyForm,
-    RejectDisputeForm,
-    ResolveWithRefundForm,
-    action_form_context,
-)
-from refunds.models import Dispute, Refund, RefundPolicy
+from refunds.admin_display import admin_link, booking_timeline_html, booking_zone
+from refunds.admin_forms import ChooseBookingForm, RefundPolicyForm
+from refunds.models import Refund, RefundPolicy
 from refunds.selectors import needs_attention
-from refunds.services.disputes import NEEDS_EVIDENCE_STATUSES
 from refunds.services.money import MONEY_FIELDS, check_money
 
 
@@ -45,51 +42,26 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class NeedsEvidenceFilter(admin.SimpleListFilter):
-    """Gateway disputes still undecided whose gateway waits for our evidence; the list
-    is then ordered by the evidence due date, soonest first."""
-
-    title = "needs evidence"
-    parameter_name = "evidence"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Needs evidence (by due date)")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(
-                source=Dispute.Source.GATEWAY,
-                outcome="",
-                gateway_status__in=NEEDS_EVIDENCE_STATUSES,
-            ).order_by(F("evidence_due_by").asc(nulls_last=True), "pk")
-        return queryset
-
-
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
     list_display = [
         "id",
-        "booking_link",
-        "amount_minor",
-        "currency",
-        "percent",
+        "booking_number",
+        "amount",
         "source",
         "status",
-        "gateway",
         "attempts",
-        "policy_version",
-        "created_at",
+        "created",
     ]
     list_filter = [NeedsAttentionFilter, "status", "source", "payment__gateway", "created_at"]
     search_fields = ["=booking__id", "gateway_refund_id", "reason"]
-    list_select_related = ["booking", "payment"]
+    list_select_related = ["booking__partner__city", "payment"]
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
     readonly_fields = [
         "booking_link",
         "payment",
-        "amount_minor",
-        "currency",
+        "amount",
         "percent",
         "source",
         "reason",
@@ -135,6 +107,21 @@ class RefundAdmin(admin.ModelAdmin):
     def booking_link(self, refund: Refund) -> str:
         return admin_link(refund.booking)
 
+    class Media:
+        css = {"all": ("common/admin.css",)}
+
+    @admin.display(description="booking", ordering="booking_id")
+    def booking_number(self, refund: Refund) -> str:
+        return admin_link(refund.booking, f"#{refund.booking_id}")
+
+    @admin.display(description="created (city time)", ordering="created_at")
+    def created(self, refund: Refund) -> str:
+        return in_zone(refund.created_at, booking_zone(refund.booking))
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount(self, refund: Refund) -> str:
+        return format_money(refund.amount_minor, refund.currency)
+
     @admin.display(description="gateway", ordering="payment__gateway")
     def gateway(self, refund: Refund) -> str:
         return refund.payment.gateway if refund.payment_id else "-"
@@ -173,7 +160,7 @@ class RefundAdmin(admin.ModelAdmin):
             return redirect("admin:index")
         report = check_money()
         totals = [
-            (currency, [row[name] for name in MONEY_FIELDS])
+            (currency, [format_money(row[name], currency) for name in MONEY_FIELDS])
             for currency, row in sorted(report.totals.items())
         ]
         context = {
@@ -187,29 +174,19 @@ class RefundAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/refunds/money.html", context)
 
     def manual_refund_view(self, request):
-        """Support refunds a booking by hand through ``services.refund_booking_manually``."""
+        """ "Refund a booking" from the refunds list: choose the booking (searched as you
+        type), then its refund page shows what is still refundable and takes the amount."""
         if not self.has_manual_refund_permission(request):
             return redirect("admin:index")
-        initial = {"booking_id": request.GET.get("booking")} if request.GET.get("booking") else {}
-        form = ManualRefundForm(request.POST or None, initial=initial)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                refund = services.refund_booking_manually(
-                    booking_id=data["booking_id"],
-                    amount_minor=data["amount"],
-                    reason=data["reason"],
-                    actor=request.user,
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-            else:
-                self.message_user(request, f"Refund #{refund.pk} created.", messages.SUCCESS)
-                return redirect("admin:refunds_refund_changelist")
+        data = request.POST or (request.GET if "booking" in request.GET else None)
+        form = ChooseBookingForm(data, admin_site=self.admin_site)
+        if data is not None and form.is_valid():
+            return redirect("admin:bookings_booking_refund", form.cleaned_data["booking"].pk)
         context = {
             **self.admin_site.each_context(request),
             "title": "Refund a booking",
             "form": form,
+            "media": self.media + form.media,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/refunds/manual_refund.html", context)
@@ -252,134 +229,3 @@ class RefundPolicyAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-
-
-@admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "booking_link",
-        "source",
-        "status",
-        "gateway_status",
-        "evidence_due_by",
-        "outcome",
-        "lost_amount_minor",
-        "reason_short",
-        "created_at",
-        "resolved_by",
-        "resolved_at",
-        "refund_link",
-    ]
-    list_filter = [NeedsEvidenceFilter, "status", "source", "outcome", "created_at"]
-    search_fields = ["=booking__id", "gateway_dispute_id", "reason"]
-    list_select_related = ["booking", "resolved_by", "refund"]
-    date_hierarchy = "created_at"
-    actions = ["resolve_with_refund", "reject"]
-    readonly_fields = [
-        "booking_link",
-        "raised_by",
-        "source",
-        "gateway_dispute_id",
-        "gateway_status",
-        "amount_minor",
-        "currency",
-        "evidence_due_by",
-        "outcome",
-        "lost_amount_minor",
-        "closed_at",
-        "reason",
-        "status",
-        "resolution_note",
-        "resolved_by",
-        "resolved_at",
-        "refund_link",
-        "created_at",
-        "payments",
-        "timeline",
-    ]
-    exclude = ["booking", "refund"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # resolved through the actions only
-
-    def has_resolve_permission(self, request) -> bool:
-        return request.user.has_perm("refunds.change_dispute")
-
-    @admin.display(description="booking")
-    def booking_link(self, dispute: Dispute) -> str:
-        return admin_link(dispute.booking)
-
-    @admin.display(description="refund")
-    def refund_link(self, dispute: Dispute) -> str:
-        return admin_link(dispute.refund) if dispute.refund_id else "-"
-
-    @admin.display(description="reason")
-    def reason_short(self, dispute: Dispute) -> str:
-        return dispute.reason[:60]
-
-    @admin.display(description="payment and refunds")
-    def payments(self, dispute: Dispute) -> str:
-        return booking_payments_html(dispute.booking_id)
-
-    @admin.display(description="booking timeline")
-    def timeline(self, dispute: Dispute) -> str:
-        return booking_timeline_html(dispute.booking_id)
-
-    @admin.action(description="Resolve with refund (amount)…", permissions=["resolve"])
-    def resolve_with_refund(self, request, queryset: QuerySet[Dispute]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=ResolveWithRefundForm,
-            action="resolve_with_refund",
-            title="Resolve with a refund",
-            apply=lambda dispute, data: services.resolve_dispute_with_refund(
-                dispute_id=dispute.pk,
-                amount_minor=data["amount"],
-                note=data["note"],
-                actor=request.user,
-            ),
-        )
-
-    @admin.action(description="Reject…", permissions=["resolve"])
-    def reject(self, request, queryset: QuerySet[Dispute]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=RejectDisputeForm,
-            action="reject",
-            title="Reject the disputes",
-            apply=lambda dispute, data: services.reject_dispute(
-                dispute_id=dispute.pk, note=data["note"], actor=request.user
-            ),
-        )
-
-    def _with_form(self, request, queryset, *, form_class, action, title, apply):
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            done, refused = 0, []
-            for dispute in queryset.order_by("pk"):
-                try:
-                    apply(dispute, form.cleaned_data)
-                    done += 1
-                except DomainError as exc:
-                    refused.append(f"#{dispute.pk}: {exc.detail}")
-            if done:
-                self.message_user(request, f"{done} dispute(s) closed.", messages.SUCCESS)
-            if refused:
-                self.message_user(request, "Not closed: " + "; ".join(refused), messages.ERROR)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            **action_form_context(
-                request=request, queryset=queryset, form=form, action=action, title=title
-            ),
-        }
-        return TemplateResponse(request, "admin/refunds/action_form.html", context)

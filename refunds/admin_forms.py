@@ -2,22 +2,58 @@
 
 from django import forms
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
 
-from refunds.models import RefundPolicy
+from bookings.models import Booking
+from common.money import MoneyField
+from refunds.models import Refund, RefundPolicy
 
 
 class ResolveWithRefundForm(forms.Form):
-    amount = forms.IntegerField(min_value=1, help_text="Minor units (paise, cents).")
+    """The refund of a dispute, typed in major units of the booking's ``currency``."""
+
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields = {"amount": MoneyField(currency=currency), **self.fields}
 
 
 class RejectDisputeForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
-class ManualRefundForm(forms.Form):
-    booking_id = forms.IntegerField(min_value=1, label="Booking id")
-    amount = forms.IntegerField(min_value=1, help_text="Minor units (paise, cents).")
+class RefundBookingForm(forms.Form):
+    """A manual refund of a booking, in major units of the booking's ``currency``."""
+
+    reason = forms.CharField(max_length=255)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields = {"amount": MoneyField(currency=currency), **self.fields}
+
+
+class ChooseBookingForm(forms.Form):
+    """Step one of "Refund a booking" from the refunds list: which booking (then its
+    own refund page, which shows what is still refundable)."""
+
+    booking = forms.ModelChoiceField(queryset=Booking.objects.all(), label="Booking")
+
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The admin's search of bookings (id, customer email, partner) as you type.
+        field = self.fields["booking"]
+        field.widget = AutocompleteSelect(Refund._meta.get_field("booking"), admin_site)
+        field.widget.choices = field.choices
+
+
+class CancelBookingForm(forms.Form):
+    on_behalf_of = forms.ChoiceField(
+        choices=[("customer", "The customer"), ("provider", "The partner")],
+        widget=forms.RadioSelect,
+        label="Cancel for",
+        help_text="Whose cancellation it is decides the refund (the booking's terms).",
+    )
     reason = forms.CharField(max_length=255)
 
 

@@ -30,14 +30,13 @@ class Cancellation(NamedTuple):
     outcome: Literal["refunded", "reassigned"]
 
 
-def _owned_booking(*, booking_id: int, actor, by: str) -> Booking:
+def _owned_booking(*, booking_id: int, actor, by: str, on_behalf: bool) -> Booking:
     queryset = Booking.objects.select_related("slot")
-    if by == "customer":
-        queryset = queryset.filter(customer_id=actor.pk)
-    elif by == "provider":
-        queryset = queryset.filter(partner__user_id=actor.pk)
-    else:
+    if by not in ("customer", "provider"):
         raise ValueError(f"unknown canceller {by!r}")
+    if not on_behalf:  # support, acting for the customer or partner, may see any booking
+        owner = {"customer": "customer_id", "provider": "partner__user_id"}[by]
+        queryset = queryset.filter(**{owner: actor.pk})
     booking = queryset.filter(pk=booking_id).first()
     if booking is None:
         raise BookingNotFound()
@@ -46,7 +45,12 @@ def _owned_booking(*, booking_id: int, actor, by: str) -> Booking:
 
 @transaction.atomic
 def cancel_booking(
-    *, booking_id: int, actor, by: Literal["customer", "provider"], reason: str
+    *,
+    booking_id: int,
+    actor,
+    by: Literal["customer", "provider"],
+    reason: str,
+    on_behalf: bool = False,
 ) -> Cancellation:
     """Cancel a PENDING_PAYMENT or CONFIRMED booking and record its refund, atomically.
 
@@ -68,8 +72,12 @@ def cancel_booking(
     may cancel; anyone else gets 404. Raises :class:`AlreadyCancelled` (409
     ``already_cancelled``) when it is already cancelled (concurrently or earlier) and
     :class:`InvalidTransition` (409) from any other state; nothing is written then.
+
+    ``on_behalf=True`` is support cancelling for the customer or the partner (the admin,
+    which has checked the staff member's permission): any booking, the same rules and
+    refund as if ``by`` had cancelled, ``actor`` the staff member on the timeline.
     """
-    booking = _owned_booking(booking_id=booking_id, actor=actor, by=by)
+    booking = _owned_booking(booking_id=booking_id, actor=actor, by=by, on_behalf=on_behalf)
     payment = lock_payment_of_booking(booking_id=booking.pk)
     if by == "provider":
         moved = reassign_booking(booking_id=booking.pk, actor=actor, reason=reason)
@@ -83,7 +91,7 @@ def cancel_booking(
             actor=actor,
             reason=reason,
             release_seats=True,
-            data={"cancelled_by": by},
+            data={"cancelled_by": by, **({"on_behalf": True} if on_behalf else {})},
         )
     except InvalidTransition:
         current = Booking.objects.filter(pk=booking.pk).values_list("status", flat=True).first()
@@ -111,7 +119,7 @@ def cancel_booking(
         payment=payment,
         amount_minor=amount,
         source=Refund.Source.CANCELLATION,
-        reason=f"Cancelled by {by}: {reason}"[:255],
+        reason=f"Cancelled by {by}{' (support)' if on_behalf else ''}: {reason}"[:255],
         actor=actor,
         percent=percent,
         policy_version=policy.version,

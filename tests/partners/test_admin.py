@@ -1,11 +1,19 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
 from partners.models import City, Partner, Slot
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import CityFactory, PartnerFactory, SlotFactory
+from tests.factories.partners import CityFactory, PartnerFactory, ServiceFactory, SlotFactory
+
+
+def city_time(moment: datetime) -> datetime:
+    """The factory city's wall clock (Asia/Kolkata, also the default ADMIN_TIME_ZONE): the
+    slot form is typed in the slot's city zone, the add form in the operators' zone."""
+    return timezone.localtime(moment, ZoneInfo("Asia/Kolkata"))
 
 
 @pytest.fixture
@@ -128,10 +136,10 @@ def test_admin_rejects_an_overlapping_or_inverted_slot(admin_client):
     existing = SlotFactory()
     form = {
         "partner": existing.partner_id,
-        "start_0": (existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
-        "start_1": (existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
-        "end_0": (existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
-        "end_1": (existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "start_0": city_time(existing.start + timedelta(minutes=30)).strftime("%Y-%m-%d"),
+        "start_1": city_time(existing.start + timedelta(minutes=30)).strftime("%H:%M:%S"),
+        "end_0": city_time(existing.end + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "end_1": city_time(existing.end + timedelta(hours=1)).strftime("%H:%M:%S"),
         "capacity": 1,
     }
 
@@ -152,10 +160,10 @@ def test_admin_cannot_shrink_capacity_below_booked_seats(admin_client):
     slot = SlotFactory(capacity=3, booked=2)
     form = {
         "partner": slot.partner_id,
-        "start_0": slot.start.strftime("%Y-%m-%d"),
-        "start_1": slot.start.strftime("%H:%M:%S"),
-        "end_0": slot.end.strftime("%Y-%m-%d"),
-        "end_1": slot.end.strftime("%H:%M:%S"),
+        "start_0": city_time(slot.start).strftime("%Y-%m-%d"),
+        "start_1": city_time(slot.start).strftime("%H:%M:%S"),
+        "end_0": city_time(slot.end).strftime("%Y-%m-%d"),
+        "end_1": city_time(slot.end).strftime("%H:%M:%S"),
         "capacity": 1,
     }
 
@@ -223,7 +231,7 @@ def test_admin_add_city_accepts_an_iana_time_zone(admin_client):
 def test_admin_cannot_move_a_slot_that_has_bookings(admin_client):
     slot = SlotFactory()
     BookingFactory(slot=slot)
-    later = slot.start + timedelta(days=1)
+    later = city_time(slot.start + timedelta(days=1))
     form = {
         "partner": slot.partner_id,
         "start_0": later.strftime("%Y-%m-%d"),
@@ -239,3 +247,97 @@ def test_admin_cannot_move_a_slot_that_has_bookings(admin_client):
     assert "has bookings" in str(response.context["adminform"].form.non_field_errors())
     moved = type(slot).objects.get(pk=slot.pk)
     assert moved.start == slot.start
+
+
+@pytest.mark.django_db
+def test_partners_slots_and_outbox_offer_no_bulk_delete(admin_client):
+    from notifications.models import OutboxMessage
+
+    slot = SlotFactory()
+    message = OutboxMessage.objects.create(
+        channel="email",
+        kind="note",
+        recipient="a@example.com",
+        body="hi",
+        available_at=timezone.now(),
+    )
+    for url, pk in (
+        ("/admin/partners/partner/", slot.partner_id),
+        ("/admin/partners/slot/", slot.pk),
+        ("/admin/notifications/outboxmessage/", message.pk),
+    ):
+        listing = admin_client.get(url)
+        assert listing.status_code == 200
+        assert 'value="delete_selected"' not in listing.content.decode()
+        refused = admin_client.post(
+            url, {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+        )
+        assert refused.status_code in (200, 302)
+    assert Partner.objects.filter(pk=slot.partner_id).exists()
+    assert Slot.objects.filter(pk=slot.pk).exists()
+    assert OutboxMessage.objects.filter(pk=message.pk).exists()
+    # The actions that are meant for them stay.
+    assert 'value="block"' in admin_client.get("/admin/partners/slot/").content.decode()
+    assert 'value="verify"' in admin_client.get("/admin/partners/partner/").content.decode()
+
+
+@pytest.mark.django_db
+def test_partners_service_filter_has_no_empty_choice(admin_client):
+    partner = PartnerFactory()
+    service = ServiceFactory()
+    partner.services.add(service)
+
+    listing = admin_client.get("/admin/partners/partner/")
+
+    content = listing.content.decode()
+    assert f"services__id__exact={service.pk}" in content
+    assert "services__isnull" not in content
+
+
+def _variant_form(variant, **changes) -> dict:
+    row = {
+        "variants-0-id": variant.pk,
+        "variants-0-service": variant.service_id,
+        "variants-0-name": variant.name,
+        "variants-0-tier": variant.tier,
+        "variants-0-price": "499.00",
+        "variants-0-currency": variant.currency,
+        "variants-0-duration_minutes": variant.duration_minutes,
+        "variants-0-active": "on",
+        **{f"variants-0-{name}": value for name, value in changes.items()},
+    }
+    return {
+        "name": variant.service.name,
+        "slug": variant.service.slug,
+        "active": "on",
+        "variants-TOTAL_FORMS": 1,
+        "variants-INITIAL_FORMS": 1,
+        "variants-MIN_NUM_FORMS": 0,
+        "variants-MAX_NUM_FORMS": 1000,
+        **row,
+    }
+
+
+@pytest.mark.django_db
+def test_variant_prices_are_shown_and_typed_in_major_units(admin_client):
+    from tests.factories.partners import ServiceVariantFactory
+
+    variant = ServiceVariantFactory(price_minor=49900, currency="INR")
+    url = f"/admin/partners/service/{variant.service_id}/change/"
+    assert 'value="499.00"' in admin_client.get(url).content.decode()
+
+    saved = admin_client.post(url, _variant_form(variant, price="650.50"))
+    assert saved.status_code == 302
+    variant.refresh_from_db()
+    assert variant.price_minor == 65050
+
+    refused = admin_client.post(url, _variant_form(variant, price="650.505"))
+    assert refused.status_code == 200
+    assert "at most 2 decimal" in refused.content.decode()
+    yen = admin_client.post(url, _variant_form(variant, price="1500.5", currency="JPY"))
+    assert "no decimals" in yen.content.decode()
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency) == (65050, "INR")
+    admin_client.post(url, _variant_form(variant, price="1500", currency="JPY"))
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency) == (1500, "JPY")

@@ -104,7 +104,7 @@ def test_admin_payment_money_is_read_only_but_a_flag_can_be_cleared(admin_client
     )
 
     assert listing.status_code == 200
-    assert payment.order_id in listing.content.decode()
+    assert f"{PAYMENTS}{payment.pk}/change/" in listing.content.decode()
     assert response.status_code == 302
     payment.refresh_from_db()
     assert (payment.flagged, payment.flag_reason) == (False, "checked with the gateway")

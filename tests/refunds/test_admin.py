@@ -40,7 +40,7 @@ def test_resolve_with_refund_asks_for_an_amount_then_refunds_through_the_service
 
     with django_capture_on_commit_callbacks(execute=True):
         done = admin_client_support.post(
-            DISPUTES, {**selection, "apply": "1", "amount": "20000", "note": "partial goodwill"}
+            DISPUTES, {**selection, "apply": "1", "amount": "200.00", "note": "partial goodwill"}
         )
     assert done.status_code == 302
     open_dispute.refresh_from_db()
@@ -67,7 +67,7 @@ def test_resolve_with_refund_above_the_capture_is_refused_and_leaves_the_dispute
             "action": "resolve_with_refund",
             "_selected_action": [open_dispute.pk],
             "apply": "1",
-            "amount": "49901",
+            "amount": "499.01",
             "note": "too much",
         },
         follow=True,
@@ -102,7 +102,7 @@ def test_reject_records_the_staff_member_and_note(admin_client_support, open_dis
 def test_dispute_page_shows_the_booking_timeline_and_payment(admin_client_support, open_dispute):
     page = admin_client_support.get(f"{DISPUTES}{open_dispute.pk}/change/")
     assert page.status_code == 200
-    assert b"dispute_opened" in page.content
+    assert b"dispute opened" in page.content
     assert open_dispute.booking.payment.order_id.encode() in page.content
     listing = admin_client_support.get(
         DISPUTES, {"status__exact": "open", "source__exact": "customer"}
@@ -137,11 +137,14 @@ def test_manual_refund_view_uses_the_service_and_its_limit(
     admin_client_support, captured_payment, support_user
 ):
     payment = captured_payment(amount=10000)
-    url = "/admin/refunds/refund/manual/"
-    assert admin_client_support.get(url, {"booking": payment.booking_id}).status_code == 200
-    done = admin_client_support.post(
-        url, {"booking_id": payment.booking_id, "amount": 7000, "reason": "goodwill"}
+    url = f"/admin/bookings/booking/{payment.booking_id}/refund/"
+    chosen = admin_client_support.get(
+        "/admin/refunds/refund/manual/", {"booking": payment.booking_id}
     )
+    assert (chosen.status_code, chosen.url) == (302, url)
+    page = admin_client_support.get(url)
+    assert b"refundable now INR 100.00" in page.content
+    done = admin_client_support.post(url, {"amount": "70.00", "reason": "goodwill"})
     assert done.status_code == 302
     refund = Refund.objects.get()
     assert (refund.amount_minor, refund.source, refund.created_by) == (
@@ -149,9 +152,7 @@ def test_manual_refund_view_uses_the_service_and_its_limit(
         Refund.Source.MANUAL,
         support_user,
     )
-    refused = admin_client_support.post(
-        url, {"booking_id": payment.booking_id, "amount": 3001, "reason": "more"}
-    )
+    refused = admin_client_support.post(url, {"amount": "30.01", "reason": "more"})
     assert refused.status_code == 200
     assert b"exceed the captured amount" in refused.content
     assert Refund.objects.count() == 1
@@ -284,10 +285,10 @@ def test_staff_with_view_permissions_only_can_look_but_not_move_money(
     assert b"/admin/refunds/refund/manual/" not in listing.content
     client.post(REFUNDS, {"action": "retry_failed", "_selected_action": [failed.pk]})
     manual = client.post(
-        "/admin/refunds/refund/manual/",
-        {"booking_id": payment.booking_id, "amount": 7000, "reason": "goodwill"},
+        f"/admin/bookings/booking/{payment.booking_id}/refund/",
+        {"amount": "70.00", "reason": "goodwill"},
     )
-    assert manual.status_code == 302 and manual.url == "/admin/"
+    assert manual.status_code == 403
 
     disputes = client.get(DISPUTES)
     assert disputes.status_code == 200
@@ -299,7 +300,7 @@ def test_staff_with_view_permissions_only_can_look_but_not_move_money(
             "action": "resolve_with_refund",
             "_selected_action": [open_dispute.pk],
             "apply": "1",
-            "amount": "20000",
+            "amount": "200.00",
             "note": "not allowed",
         },
     )
@@ -326,8 +327,8 @@ def test_non_superuser_support_staff_with_the_refund_permissions_run_the_actions
     with django_capture_on_commit_callbacks(execute=True):
         client.post(REFUNDS, {"action": "retry_failed", "_selected_action": [failed.pk]})
         manual = client.post(
-            "/admin/refunds/refund/manual/",
-            {"booking_id": payment.booking_id, "amount": 7000, "reason": "goodwill"},
+            f"/admin/bookings/booking/{payment.booking_id}/refund/",
+            {"amount": "70.00", "reason": "goodwill"},
         )
         resolved = client.post(
             DISPUTES,
@@ -335,7 +336,7 @@ def test_non_superuser_support_staff_with_the_refund_permissions_run_the_actions
                 "action": "resolve_with_refund",
                 "_selected_action": [open_dispute.pk],
                 "apply": "1",
-                "amount": "20000",
+                "amount": "200.00",
                 "note": "partial goodwill",
             },
         )

@@ -103,3 +103,4 @@ def test_admin_money_page_shows_the_same(captured_payment, admin_client_support)
     page = admin_client_support.get("/admin/refunds/refund/money/")
     assert page.status_code == 200
     assert "1 violation(s)" in page.content.decode()
+    assert "INR 499.00" in page.content.decode()  # totals in major units
