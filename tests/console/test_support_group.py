@@ -103,7 +103,7 @@ def test_support_resolves_a_dispute_with_a_refund(
 
     with django_capture_on_commit_callbacks(execute=True):
         staff_admin.post(
-            "/admin/refunds/dispute/", {**selection, "apply": "1", "amount": "1000", "note": "ok"}
+            "/admin/refunds/dispute/", {**selection, "apply": "1", "amount": "10.00", "note": "ok"}
         )
 
     dispute.refresh_from_db()
@@ -120,15 +120,16 @@ def test_support_refunds_a_booking_by_hand_and_retries_a_failed_refund(
     failed = refund(status=Refund.Status.FAILED, attempts=5, last_error="GatewayError: 503")
 
     with django_capture_on_commit_callbacks(execute=True):
-        manual = staff_admin.post(
-            "/admin/refunds/refund/manual/",
-            {"booking_id": payment.booking_id, "amount": 700, "reason": "goodwill"},
-        )
+        # Refund a booking: choose it, then refund on its page (amounts in major units).
+        chosen = staff_admin.post("/admin/refunds/refund/manual/", {"booking": payment.booking_id})
+        manual = staff_admin.post(chosen.url, {"amount": "7.00", "reason": "goodwill"})
         staff_admin.post(
             "/admin/refunds/refund/", {"action": "retry_failed", "_selected_action": [failed.pk]}
         )
 
-    assert manual.status_code == 302 and manual.url == "/admin/refunds/refund/"
+    assert chosen.url == f"/admin/bookings/booking/{payment.booking_id}/refund/"
+    assert manual.status_code == 302
+    assert manual.url == f"/admin/bookings/booking/{payment.booking_id}/change/"
     created = Refund.objects.get(booking=payment.booking)
     assert (created.amount_minor, created.created_by) == (700, support_staff)
     failed.refresh_from_db()
