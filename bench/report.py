@@ -133,6 +133,12 @@ def _targets(summary: dict) -> list[str]:
             else "not measured",
         ),
         (
+            "6. webhooks applied by the worker / s (after the run)",
+            "(report)",
+            f"{s['webhook_applied_per_s']}",
+            "reported",
+        ),
+        (
             "7. seed design / ours (raw, hot; spread)",
             "report",
             f"{s['seed_design_ratio']}; {s['seed_design_ratio_spread']}",
@@ -267,22 +273,38 @@ def render(
         f"**{summary['seed_design_ratio']}**, spread **{summary['seed_design_ratio_spread']}**.",
     ]
     if webhook_check:
+        inv = webhook_check["invariant"]
         lines += [
             "",
             f"Webhooks: {webhook_check['sent']} deliveries sent of a pool of "
-            f"{webhook_check['deliveries']} ({webhook_check['unique']} distinct events); "
-            f"{webhook_check['confirmed']} bookings confirmed, {webhook_check['ledger_rows']}",
-            "ledger rows (a repeat is answered from the ledger and confirms nothing twice).",
+            f"{webhook_check['deliveries']} ({webhook_check['unique']} distinct events), "
+            f"{webhook_check['ledger_rows']} ledger rows (a repeat is answered from the",
+            "ledger and records nothing). The request records the event and publishes its",
+            "task; the effects are applied by a Celery worker, started after the run (prefork,",
+            "one process per core) so that the ingest figure above is the web tier's alone: it",
+            f"applied them at **{webhook_check['applied_per_s']} events/s**, "
+            f"{webhook_check['confirmed']} bookings confirmed, "
+            f"{webhook_check['pending']} rows left pending; afterwards oversold "
+            f"{inv['oversold']}, mismatched {inv['mismatched']}.",
         ]
     if webhook_profile:
         lines += [
             "",
-            f"One webhook in-process (a first delivery that confirms a hold): "
+            f"One webhook request in-process (verify, record, publish): "
             f"**{webhook_profile['statements']} statements, {webhook_profile['commits']} "
             f"commits, {webhook_profile['cpu_ms']:.2f} ms CPU** (mean of 100):",
             "",
             "```",
             *webhook_profile["sql"],
+            "```",
+            "",
+            f"Applying it (the worker's task, a first capture that confirms a hold): "
+            f"**{webhook_profile['apply_statements']} statements, "
+            f"{webhook_profile['apply_commits']} commits, "
+            f"{webhook_profile['apply_cpu_ms']:.2f} ms CPU** (mean of 100):",
+            "",
+            "```",
+            *webhook_profile["apply_sql"],
             "```",
         ]
     if not summary["wrk"]:
@@ -301,6 +323,12 @@ def render(
         inv = r["invariant"]
         lines.append(
             f"| {r['path']} {r['scenario']} | {inv['oversold']} | {inv['mismatched']} | "
+            f"{inv['seats']} |"
+        )
+    if webhook_check:
+        inv = webhook_check["invariant"]
+        lines.append(
+            f"| celery worker applied the webhooks | {inv['oversold']} | {inv['mismatched']} | "
             f"{inv['seats']} |"
         )
     errors = [e for r in runs for e in r["first_errors"]]
