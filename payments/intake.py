@@ -6,11 +6,13 @@ least that makes the event ours: verify the signature and commit the ledger row
 :func:`payments.tasks.apply_webhook_event`. The capture, the booking's confirmation and
 the notices it queues (about ten times the request's own work) run in the worker.
 
-Nothing recorded is lost: the task is acknowledged only after it ran (``acks_late``, and
-requeued when its worker dies), a failed run is retried, and the beat's
-``payments.tasks.apply_pending_webhooks`` applies whatever is still pending a minute
-later (a publish lost with the broker down, retries exhausted). Applying is
-exactly-once per ledger row (:func:`payments.webhooks.apply_stored_webhook`).
+Nothing recorded is lost: the task is acknowledged only after it ran (``acks_late``: a
+worker that dies whole leaves it to the broker to redeliver), a failed run is retried,
+and the beat's ``payments.tasks.apply_pending_webhooks`` applies whatever is still
+pending a minute later (a publish lost with the broker down, a pool process killed
+mid-task, retries exhausted). Applying is exactly-once per ledger row
+(:func:`payments.webhooks.apply_stored_webhook`), so a task that runs twice, or beside
+the sweep, changes nothing the second time.
 """
 
 from __future__ import annotations

@@ -61,14 +61,16 @@ def sweep_waitlists_task() -> list[int]:
     bind=True,
     name="payments.tasks.apply_webhook_event",
     acks_late=True,
-    reject_on_worker_lost=True,
     max_retries=APPLY_MAX_RETRIES,
 )
 def apply_webhook_event(self, event_id: int) -> str | None:
     """Apply a recorded gateway delivery (``payments.intake``): exactly once per ledger
     row, so a redelivered or repeated task changes nothing (None).
 
-    Acknowledged after it ran, and requeued if its worker dies meanwhile. An error
+    Acknowledged after it ran: a worker that dies whole leaves the message to the
+    broker, which redelivers it; a pool process that dies alone gets it acknowledged as
+    failed (``task_reject_on_worker_lost`` stays off, so an event that kills its process
+    cannot loop) and the sweep applies it. An error
     (a lock wait past ``LOCK_TIMEOUT_MS``, the database away) rolls its effects back and
     is retried with backoff; after the last retry the row stays pending for
     :func:`apply_pending_webhooks_task`.
