@@ -102,17 +102,18 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
     """
     verified = get_gateway(gateway).verify_webhook(body=body, headers=headers)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
-    with transaction.atomic():
-        return _claim(
-            gateway=gateway,
-            event_id=verified.event_id,
-            event_type=verified.event_type,
-            payload=verified.payload,
-            raw_body=body.decode("utf-8", errors="replace"),
-            headers=kept,
-            source=EventSource.WEBHOOK,
-            body_sha256=hashlib.sha256(body).hexdigest(),
-        )
+    # No transaction around the claim: its own atomic block is the whole transaction
+    # (BEGIN, INSERT, COMMIT), not a savepoint inside one.
+    return _claim(
+        gateway=gateway,
+        event_id=verified.event_id,
+        event_type=verified.event_type,
+        payload=verified.payload,
+        raw_body=body.decode("utf-8", errors="replace"),
+        headers=kept,
+        source=EventSource.WEBHOOK,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+    )
 
 
 @transaction.atomic
@@ -197,8 +198,9 @@ def _claim(
     source: str,
     body_sha256: str,
 ) -> WebhookReceipt:
-    """Insert the ledger row (pending) in a savepoint of the caller's transaction, or
-    find the row a duplicate ran into."""
+    """Insert the ledger row (pending), or find the row a duplicate ran into. In a
+    transaction of its own when called outside one, else in a savepoint of the caller's
+    (a duplicate must not poison it)."""
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
