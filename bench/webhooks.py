@@ -143,3 +143,12 @@ def pending_count(database_url: str) -> int:
         return conn.execute(
             "SELECT count(*) FROM payments_webhookevent WHERE outcome = 'pending'"
         ).fetchone()[0]
+
+
+def analyze(database_url: str) -> None:
+    """Refresh the planner's statistics of the tables the booking and webhook runs write."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "ANALYZE bookings_booking, bookings_bookingevent, bookings_pendingbookings, "
+            "payments_payment, payments_webhookevent"
+        )
