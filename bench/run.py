@@ -266,11 +266,17 @@ def in_process(*, profile_target, cpu_targets, customer_id: int, requests_each: 
 
 
 def profile_webhooks(payments) -> dict:
-    """One signed payment.captured captured in-process, then CPU per webhook over 100."""
+    """One signed payment.captured captured in-process, then CPU per webhook over 100: the
+    request (verify, record, publish the task to the broker), then applying the recorded
+    events here as the worker does (``apply_stored_webhook``), the first one captured."""
     from django.db import connection
     from django.test import Client
 
+    from payments.models import WebhookEvent
+    from payments.webhooks import apply_stored_webhook
+
     client = Client()
+    delivered: list[str] = []
 
     def deliver(payment):
         body, signature, event_id = webhooks.captured_delivery(*payment)
@@ -283,6 +289,7 @@ def profile_webhooks(payments) -> dict:
         )
         if answer.status_code != 200:
             raise RuntimeError(f"in-process webhook: {answer.status_code} {answer.content!r}")
+        delivered.append(event_id)
 
     with inprocess.capture(connection) as captured:
         deliver(payments[0])
@@ -290,12 +297,60 @@ def profile_webhooks(payments) -> dict:
     cpu_ms = inprocess.cpu_ms_per_request(
         lambda: deliver(next(rest)), requests=len(payments) - 1, warmup=0
     )
+    ledger = WebhookEvent.objects.filter(gateway="razorpay", event_id__in=delivered)
+    by_event_id = dict(ledger.values_list("event_id", "pk"))
+    event_ids = [by_event_id[event_id] for event_id in delivered]
+    with inprocess.capture(connection) as applied:
+        outcome = apply_stored_webhook(event_id=event_ids[0])
+    if outcome != "processed":
+        raise RuntimeError(f"in-process apply: {outcome}")
+    pending = iter(event_ids[1:])
+    apply_ms = inprocess.cpu_ms_per_request(
+        lambda: apply_stored_webhook(event_id=next(pending)),
+        requests=len(event_ids) - 1,
+        warmup=0,
+    )
     return {
         "statements": len(captured.statements),
         "commits": captured.commits,
         "sql": captured.summary(),
         "cpu_ms": cpu_ms,
+        "apply_statements": len(applied.statements),
+        "apply_commits": applied.commits,
+        "apply_sql": applied.summary(),
+        "apply_cpu_ms": apply_ms,
     }
+
+
+def drain_webhooks(args, database_url: str, timeout: float = 600) -> dict:
+    """Start a Celery worker (prefork, one process per core) on the recorded webhooks'
+    tasks and wait until no ledger row is pending; the worker's rate is read from the
+    rows' ``processed_at`` (``webhooks.outcome``)."""
+    env = dataset.env_for(database_url)
+    env.update(SECRET_KEY=SECRET_KEY, LOG_LEVEL="WARNING")
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={os.cpu_count() or 2}",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        "--loglevel=WARNING",
+    ]
+    started = time.monotonic()
+    worker = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        while webhooks.pending_count(database_url) and time.monotonic() - started < timeout:
+            time.sleep(0.5)
+    finally:
+        worker.terminate()  # warm shutdown: the task in hand finishes
+        worker.wait(timeout=60)
+    return {"left_pending": webhooks.pending_count(database_url)}
 
 
 def start_gunicorn(args, database_url: str) -> subprocess.Popen:
@@ -570,7 +625,12 @@ def main(argv=None) -> int:
     if not wrk.available():
         log(f"SKIPPED the HTTP runs: {wrk.INSTALL_HINT}")
     else:
-        payments = webhooks.prepare(url, targets=webhook_slots, customer_id=customers[1])
+        payments = webhooks.prepare(url, targets=webhook_slots, customer_ids=customers[1:])
+        # The runs above wrote hundreds of thousands of rows: fresh statistics, as
+        # autovacuum would have them (it may be off on a bench server). Stale ones let
+        # the confirmation's UPDATE of one booking by id pick the partial index of
+        # pending holds and scan all of them (240 ms instead of 1 ms).
+        webhooks.analyze(url)
         profiled, payments = payments[:WEBHOOK_PROFILED], payments[WEBHOOK_PROFILED:]
         webhook_profile = profile_webhooks(profiled)
         log(
@@ -590,6 +650,9 @@ def main(argv=None) -> int:
                     base_url=base,
                     script=wrk.booking_script(tokens=tokens, targets=targets),
                 )
+            # Only the webhooks' apply tasks in the queue for the worker below (the
+            # booking runs' notices have no worker in this benchmark).
+            redis.Redis.from_url(args.redis_url).delete("celery")
             webhook_row = runs.http(
                 "razorpay captured",
                 "http webhooks",
@@ -600,7 +663,11 @@ def main(argv=None) -> int:
             server.terminate()  # graceful: requests in flight finish first
             server.wait(timeout=30)
         if webhook_row:
+            log("celery worker: applying the recorded webhooks")
+            drained = drain_webhooks(args, url)
             webhook_check = webhooks.outcome(url, [p[0] for p in payments])
+            webhook_check.update(drained)
+            webhook_check["invariant"] = loadgen.check_invariant(url)
             webhook_check.update(
                 deliveries=len(deliveries), unique=len(payments), sent=webhook_row["requests"]
             )
@@ -610,6 +677,8 @@ def main(argv=None) -> int:
 
     redis.Redis.from_url(args.redis_url).delete("celery")
     invariants = [row["invariant"] for row in runs.rows]
+    if webhook_check:  # after the worker applied the recorded webhooks
+        invariants.append(webhook_check["invariant"])
     summary = {
         "scale": args.scale,
         "statements_per_booking": profile["statements"],
@@ -644,6 +713,10 @@ def main(argv=None) -> int:
         "webhook_statements": webhook_profile["statements"] if webhook_profile else None,
         "webhook_commits": webhook_profile["commits"] if webhook_profile else None,
         "cpu_ms_webhook": round(webhook_profile["cpu_ms"], 2) if webhook_profile else None,
+        "cpu_ms_webhook_apply": round(webhook_profile["apply_cpu_ms"], 2)
+        if webhook_profile
+        else None,
+        "webhook_applied_per_s": webhook_check["applied_per_s"] if webhook_check else None,
         "seed_design_ratio": _ratio(seed["hot"]["rate"], minimal["hot"]["rate"]),
         "seed_design_ratio_spread": _ratio(seed["spread"]["rate"], minimal["spread"]["rate"]),
         "oversold": max(i["oversold"] for i in invariants),

@@ -1,6 +1,6 @@
 """Webhook ingest data: Razorpay-paid bookings waiting for their ``payment.captured``.
 
-Bookings (PENDING_PAYMENT, seats held, counted among the customer's unpaid bookings, as
+Bookings (PENDING_PAYMENT, seats held, counted among their customer's unpaid bookings, as
 ``book_slot`` leaves them) with a Razorpay payment row each are written in one SQL
 statement; every one gets a signed ``payment.captured`` delivery, and one delivery in
 five is a repeat of an earlier one (same body, same ``X-Razorpay-Event-Id``), as
@@ -23,27 +23,29 @@ WEBHOOK_SECRET = "bench-razorpay-webhook-secret"
 
 PREPARE_SQL = """
 WITH wanted AS (
-    SELECT * FROM unnest(%(slots)s::bigint[], %(variants)s::bigint[], %(prices)s::int[])
-        AS w(slot_id, variant_id, price)
+    SELECT w.*, (%(customers)s::bigint[])[1 + w.n %% cardinality(%(customers)s::bigint[])]
+        AS customer_id
+    FROM unnest(%(slots)s::bigint[], %(variants)s::bigint[], %(prices)s::int[])
+        WITH ORDINALITY AS w(slot_id, variant_id, price, n)
 ), taken AS (
     UPDATE partners_slot AS s SET booked = s.booked + 1
     FROM wanted AS w
     WHERE s.id = w.slot_id AND NOT s.blocked AND s.booked < s.capacity
-    RETURNING s.id, s.partner_id, s.start, s."end", w.variant_id, w.price
+    RETURNING s.id, s.partner_id, s.start, s."end", w.variant_id, w.price, w.customer_id
 ), booked AS (
     INSERT INTO bookings_booking
         (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
          updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
          reschedule_count, counts_as_pending)
     SELECT 1, price, 'INR', 'PENDING_PAYMENT', true, now() + interval '1 day', now(), now(),
-           %(customer)s, partner_id, id, start, "end", variant_id, 0, true
+           customer_id, partner_id, id, start, "end", variant_id, 0, true
     FROM taken
-    RETURNING id, amount_minor, currency
+    RETURNING id, amount_minor, currency, customer_id
 ), counted AS (
     -- Unpaid bookings are counted for the customer's cap, as book_slot counts them; the
     -- capture takes each off again.
     INSERT INTO bookings_pendingbookings (customer_id, count)
-    SELECT %(customer)s, count(*) FROM booked
+    SELECT customer_id, count(*) FROM booked GROUP BY customer_id
     ON CONFLICT (customer_id)
         DO UPDATE SET count = bookings_pendingbookings.count + excluded.count
 )
@@ -59,9 +61,11 @@ RETURNING booking_id, order_id, amount_minor, currency
 
 
 def prepare(
-    database_url: str, *, targets: list[Target], customer_id: int
+    database_url: str, *, targets: list[Target], customer_ids: list[int]
 ) -> list[tuple[int, str, int, str]]:
-    """Razorpay bookings on ``targets`` (free slots); returns their payments."""
+    """Razorpay bookings on ``targets`` (free slots), spread over ``customer_ids`` in turn
+    (each customer's unpaid-bookings counter is a row every capture of theirs updates:
+    one customer for all would serialise the worker on it); returns their payments."""
     with psycopg.connect(database_url) as conn:
         return conn.execute(
             PREPARE_SQL,
@@ -69,7 +73,7 @@ def prepare(
                 "slots": [t.slot_id for t in targets],
                 "variants": [t.variant_id for t in targets],
                 "prices": [t.price_minor for t in targets],
-                "customer": customer_id,
+                "customers": customer_ids,
             },
         ).fetchall()
 
@@ -110,14 +114,41 @@ def deliveries(payments, *, seed: int = 11) -> list[tuple[str, str, str]]:
 
 
 def outcome(database_url: str, booking_ids: list[int]) -> dict:
-    """How many of the bookings are CONFIRMED, and how many ledger rows exist."""
+    """How many of the bookings are CONFIRMED, how many ledger rows exist (and are still
+    pending), and the rate at which the worker applied them (rows over the span of their
+    ``processed_at``)."""
     with psycopg.connect(database_url) as conn:
         confirmed = conn.execute(
             "SELECT count(*) FROM bookings_booking WHERE id = ANY(%s) AND status = 'CONFIRMED'",
             (booking_ids,),
         ).fetchone()[0]
-        events = conn.execute(
-            "SELECT count(*) FROM payments_webhookevent WHERE booking_id = ANY(%s)",
+        events, pending, applied, span = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'pending'), "
+            "count(processed_at), extract(epoch FROM max(processed_at) - min(processed_at)) "
+            "FROM payments_webhookevent e JOIN payments_payment p "
+            "ON e.payload #>> '{payload,payment,entity,order_id}' = p.order_id "
+            "WHERE p.booking_id = ANY(%s)",
             (booking_ids,),
+        ).fetchone()
+    return {
+        "confirmed": confirmed,
+        "ledger_rows": events,
+        "pending": pending,
+        "applied_per_s": round(applied / float(span), 1) if span else None,
+    }
+
+
+def pending_count(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM payments_webhookevent WHERE outcome = 'pending'"
         ).fetchone()[0]
-    return {"confirmed": confirmed, "ledger_rows": events}
+
+
+def analyze(database_url: str) -> None:
+    """Refresh the planner's statistics of the tables the booking and webhook runs write."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "ANALYZE bookings_booking, bookings_bookingevent, bookings_pendingbookings, "
+            "payments_payment, payments_webhookevent"
+        )

@@ -31,6 +31,10 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.sweep_waitlists",
         "schedule": 60.0,
     },
+    "apply-pending-webhooks": {
+        "task": "payments.tasks.apply_pending_webhooks",
+        "schedule": 60.0,
+    },
     "dispatch-outbox": {
         "task": "notifications.tasks.dispatch_outbox",
         "schedule": 30.0,

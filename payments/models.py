@@ -105,6 +105,15 @@ class WebhookEvent(models.Model):
                 name="webhook_event_unique_body_per_gateway",
             ),
         ]
+        indexes = [
+            # The sweep's look-up of recorded deliveries not applied yet (a handful at
+            # most): the index holds only those rows.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(outcome="pending"),
+                name="webhook_event_pending_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gateway}:{self.event_type}:{self.event_id}"

@@ -31,9 +31,9 @@ from payments import services
 from payments.checkout import place_booking
 from payments.errors import InvalidSignatureProblem
 from payments.gateways import InvalidSignature
+from payments.intake import ingest_webhook
 from payments.models import Outcome
 from payments.serializers import BookingCreateSerializer, PaymentVerifySerializer
-from payments.webhooks import receive_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +134,8 @@ class WebhookAckSerializer(serializers.Serializer):
 
 
 class GatewayWebhookView(APIView):
-    """``POST /webhooks/<gateway>``: verify the signature, claim, apply (see
-    :mod:`payments.webhooks`)."""
+    """``POST /webhooks/<gateway>``: verify the signature, record, answer; the effects
+    are applied by a Celery task (see :mod:`payments.intake`)."""
 
     gateway = ""
     authentication_classes: list = []
@@ -145,7 +145,7 @@ class GatewayWebhookView(APIView):
     def post(self, request):
         # request.body, not request.data: the signature covers the exact raw bytes.
         try:
-            receipt = receive_webhook(
+            receipt = ingest_webhook(
                 gateway=self.gateway, body=request.body, headers=request.headers
             )
         except InvalidSignature as exc:
@@ -160,7 +160,9 @@ def _webhook_schema(gateway: str, header: str):
     return extend_schema(
         summary=f"{gateway.capitalize()} webhook",
         description=(
-            f"Signed by {gateway} (`{header}` header) over the raw body. Duplicates (same "
+            f"Signed by {gateway} (`{header}` header) over the raw body. A new event is "
+            "recorded and answered at once with `outcome` `pending`; its effects are applied "
+            "right after by a worker (the ledger row's outcome follows). Duplicates (same "
             'event id) answer `{"duplicate": true}` and change nothing; unknown event types '
             "are recorded and ignored."
         ),

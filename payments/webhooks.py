@@ -1,25 +1,36 @@
-"""Incoming gateway webhooks: verify, claim in the ledger, apply — one transaction.
+"""Incoming gateway webhooks: verify and record in one short transaction, apply later.
 
 1. The signature is checked on the raw body with the gateway's own scheme before
    anything is stored (:class:`InvalidSignature` -> 400, only a log line).
-2. Claim: the :class:`WebhookEvent` row is inserted (unique gateway + event id, and
-   unique gateway + SHA-256 of the signed body, so a replayed body under a new unsigned
-   event-id header is a duplicate too) in a savepoint of the transaction that applies
-   the effects. A concurrent or repeated delivery blocks on the unique index until the
-   first commits, then sees the row and answers ``duplicate`` without changing anything.
-3. The effects run in the same transaction, so the ledger row exists if and only if its
-   effects were applied. No outbound HTTP here: refunds and notifications are enqueued
-   with ``transaction.on_commit``. Each kind of gateway signal has one handler:
-   captures and failures are :mod:`payments.services`; refund and dispute signals are
-   handled by the refunds app, which registers its handlers with
-   :func:`register_signal_handler` (a higher layer plugging into this one).
+2. Record (:func:`receive_webhook`): the :class:`WebhookEvent` row is inserted with
+   outcome ``pending`` (unique gateway + event id, and unique gateway + SHA-256 of the
+   signed body, so a replayed body under a new unsigned event-id header is a duplicate
+   too) in a transaction of its own, one INSERT and one commit. A concurrent or
+   repeated delivery blocks on the unique index until the first commits, then sees the
+   row and answers ``duplicate`` without changing anything. Once the row is committed
+   the gateway gets its 2xx and never sends that event again: from here on applying it
+   is ours (:mod:`payments.intake` hands it to a Celery task).
+3. Apply (:func:`apply_stored_webhook`): the pending row is locked, its effects run and
+   its outcome is written in one transaction; a row that is no longer pending (applied
+   by another worker, a redelivered task, the sweep) is left alone, so each stored
+   event is applied exactly once however often the task runs. A failure rolls the
+   effects back and leaves the row pending for a retry or the sweep
+   (:func:`apply_pending_webhooks`). No outbound HTTP here: refunds and notifications
+   are enqueued with ``transaction.on_commit``. Each kind of gateway signal has one
+   handler: captures and failures are :mod:`payments.services`; refund and dispute
+   signals are handled by the refunds app, which registers its handlers with
+   :func:`register_signal_handler` (a higher layer plugging into this one). The handlers
+   are conditional transitions, so the order in which stored events are applied does
+   not change where a booking ends (a failure after a capture changes nothing, a capture
+   after a failure is a late capture).
 
 Reconciliation (a look-up of the gateway instead of a delivery from it) goes through the
-same steps with :func:`apply_gateway_lookup`: its finding is claimed in the same ledger,
-marked ``source=reconciliation``, under an event id derived from what it found, and its
-signals reach the same handlers. A late webhook of the same capture or refund is then
-claimed under its own id and changes nothing (the handlers' transitions are conditional);
-two reconciliation runs finding the same thing claim one ledger row.
+same ledger and handlers with :func:`apply_gateway_lookup`, claimed and applied in one
+transaction (nobody waits for its answer): its finding is marked
+``source=reconciliation``, under an event id derived from what it found. A late webhook
+of the same capture or refund is then claimed under its own id and changes nothing (the
+handlers' transitions are conditional); two reconciliation runs finding the same thing
+claim one ledger row.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -79,17 +91,20 @@ class WebhookReceipt:
 
 
 def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
-    """Verify, record and apply one delivery of a gateway webhook.
+    """Verify and record one delivery of a gateway webhook; nothing is applied yet.
 
     Raises :class:`InvalidSignature` (nothing stored) when the body is not signed by
-    the gateway. Returns the ledger row and whether it was a duplicate (same gateway and
-    event id, or the same signed body, seen before: nothing changed). Any unexpected error
-    rolls back both the ledger row and the effects, so the gateway's retry processes it
-    afresh.
+    the gateway. Otherwise returns the ledger row, committed with outcome ``pending``
+    (one INSERT, one commit: call it outside any transaction), or, for a duplicate (same
+    gateway and event id, or the same signed body, seen before), the earlier row and
+    ``duplicate=True`` with nothing changed. The caller hands a new row to
+    :func:`apply_stored_webhook` (:mod:`payments.intake`).
     """
     verified = get_gateway(gateway).verify_webhook(body=body, headers=headers)
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
-    return _claim_and_apply(
+    # No transaction around the claim: its own atomic block is the whole transaction
+    # (BEGIN, INSERT, COMMIT), not a savepoint inside one.
+    return _claim(
         gateway=gateway,
         event_id=verified.event_id,
         event_type=verified.event_type,
@@ -99,6 +114,47 @@ def receive_webhook(*, gateway: str, body: bytes, headers: Mapping[str, str]) ->
         source=EventSource.WEBHOOK,
         body_sha256=hashlib.sha256(body).hexdigest(),
     )
+
+
+@transaction.atomic
+def apply_stored_webhook(*, event_id: int) -> str | None:
+    """Apply a recorded delivery that is still ``pending``, exactly once.
+
+    The row is locked first (``common.locking``: the ledger row before anything its
+    effects lock), so concurrent runs for one event queue and the later ones find it
+    applied. Returns the outcome written, or None when the row is gone or no longer
+    pending (nothing changed). Atomic: an error rolls the effects back and the row stays
+    pending for a retry or :func:`apply_pending_webhooks`.
+    """
+    event = lock(WebhookEvent.objects.filter(pk=event_id, outcome=Outcome.PENDING)).first()
+    if event is None:
+        return None
+    _apply(event)
+    return event.outcome
+
+
+def pending_webhook_ids(*, received_before, limit: int) -> list[int]:
+    """Ids of recorded deliveries still pending that arrived before ``received_before``,
+    oldest first (partial index ``webhook_event_pending_idx``)."""
+    pending = WebhookEvent.objects.filter(outcome=Outcome.PENDING, received_at__lt=received_before)
+    return list(pending.order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def apply_pending_webhooks(*, older_than_seconds: int, limit: int) -> list[int]:
+    """Safety net for deliveries recorded but never applied (the task was lost with a
+    crashed worker or an unreachable broker, or kept failing): apply up to ``limit`` of
+    those pending for longer than ``older_than_seconds``, each in its own transaction.
+    Returns the ids applied now; one that fails is logged and stays pending."""
+    received_before = timezone.now() - timedelta(seconds=older_than_seconds)
+    applied = []
+    for event_id in pending_webhook_ids(received_before=received_before, limit=limit):
+        try:
+            if apply_stored_webhook(event_id=event_id) is not None:
+                applied.append(event_id)
+        except Exception:
+            # One bad event must not starve the others; it stays pending and visible.
+            logger.exception("webhook event %s could not be applied", event_id)
+    return applied
 
 
 def apply_gateway_lookup(*, gateway: str, subject: str, lookup: GatewayLookup) -> WebhookReceipt:
@@ -115,19 +171,23 @@ def apply_gateway_lookup(*, gateway: str, subject: str, lookup: GatewayLookup) -
     """
     signals = [asdict(signal) for signal in lookup.signals]
     digest = hashlib.sha256(json.dumps(signals, sort_keys=True).encode()).hexdigest()[:24]
-    return _claim_and_apply(
-        gateway=gateway,
-        event_id=f"reconcile:{subject}:{digest}",
-        event_type="reconcile." + subject.split(":", 1)[0],
-        payload={"signals": signals, "answer": lookup.raw},
-        raw_body="",
-        headers={},
-        source=EventSource.RECONCILIATION,
-        body_sha256="",
-    )
+    with transaction.atomic():
+        receipt = _claim(
+            gateway=gateway,
+            event_id=f"reconcile:{subject}:{digest}",
+            event_type="reconcile." + subject.split(":", 1)[0],
+            payload={"signals": signals, "answer": lookup.raw},
+            raw_body="",
+            headers={},
+            source=EventSource.RECONCILIATION,
+            body_sha256="",
+        )
+        if not receipt.duplicate:
+            _apply(receipt.event)
+    return receipt
 
 
-def _claim_and_apply(
+def _claim(
     *,
     gateway: str,
     event_id: str,
@@ -138,28 +198,29 @@ def _claim_and_apply(
     source: str,
     body_sha256: str,
 ) -> WebhookReceipt:
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                event = WebhookEvent.objects.create(
-                    gateway=gateway,
-                    event_id=event_id[:255],
-                    event_type=event_type[:100],
-                    payload=payload,
-                    source=source,
-                    raw_body=raw_body,
-                    body_sha256=body_sha256,
-                    headers=headers,
-                )
-        except IntegrityError:
-            # The same event id, or (webhooks) the same signed body under another id.
-            same = Q(event_id=event_id[:255])
-            if body_sha256:
-                same |= Q(body_sha256=body_sha256)
-            existing = WebhookEvent.objects.filter(same, gateway=gateway).first()
-            logger.info("duplicate %s %s %s", gateway, source, event_id)
-            return WebhookReceipt(event=existing, duplicate=True)
-        _apply(event)
+    """Insert the ledger row (pending), or find the row a duplicate ran into. In a
+    transaction of its own when called outside one, else in a savepoint of the caller's
+    (a duplicate must not poison it)."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                gateway=gateway,
+                event_id=event_id[:255],
+                event_type=event_type[:100],
+                payload=payload,
+                source=source,
+                raw_body=raw_body,
+                body_sha256=body_sha256,
+                headers=headers,
+            )
+    except IntegrityError:
+        # The same event id, or (webhooks) the same signed body under another id.
+        same = Q(event_id=event_id[:255])
+        if body_sha256:
+            same |= Q(body_sha256=body_sha256)
+        existing = WebhookEvent.objects.filter(same, gateway=gateway).first()
+        logger.info("duplicate %s %s %s", gateway, source, event_id)
+        return WebhookReceipt(event=existing, duplicate=True)
     return WebhookReceipt(event=event, duplicate=False)
 
 
@@ -280,6 +341,9 @@ __all__ = [
     "InvalidSignature",
     "WebhookReceipt",
     "apply_gateway_lookup",
+    "apply_pending_webhooks",
+    "apply_stored_webhook",
+    "pending_webhook_ids",
     "receive_webhook",
     "replay_webhook_event",
 ]
