@@ -65,12 +65,12 @@ SELECT s.id, v.id, v.price_minor, v.currency, s.partner_id, s.start, s."end"
 FROM partners_slot AS s
 JOIN partners_partner AS p ON p.id = s.partner_id AND p.active AND p.verified
 JOIN LATERAL (
-    SELECT v.id, v.price_minor, v.currency
-    FROM partners_partner_services AS ps
-    JOIN partners_servicevariant AS v ON v.service_id = ps.service_id AND v.tier = 'basic'
-    WHERE ps.partner_id = s.partner_id
+    SELECT v.id, o.price_minor, o.currency
+    FROM partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id AND v.tier = 'basic'
+    WHERE o.partner_id = s.partner_id
       AND (%(variant)s::bigint IS NULL OR v.id = %(variant)s::bigint)
-    ORDER BY ps.service_id LIMIT 1
+    ORDER BY v.service_id LIMIT 1
 ) AS v ON true
 WHERE NOT s.blocked AND s.booked = 0 AND s.start > now() + interval '2 hours'
   AND s.id %% %(buckets)s = %(bucket)s

@@ -30,6 +30,7 @@ from django.utils import timezone
 from bookings.extensions import extra_related
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
 from partners.models import City, Partner, Service, ServiceVariant, Slot
+from partners.selectors import bookable_offerings
 
 ONE_DAY = timedelta(days=1)
 
@@ -38,26 +39,27 @@ def _shifted(field: str, delta: timedelta) -> ExpressionWrapper:
     return ExpressionWrapper(OuterRef(field) + delta, output_field=DateTimeField())
 
 
-def _required_length(*, service: Service, variant: ServiceVariant | None):
-    """The shortest slot (``end - start``) that can hold the job, as an SQL interval.
-
-    With a variant: its ``duration_minutes``. Without one: the duration of the service's
-    shortest active variant (a scalar subquery, evaluated once), because a slot shorter
-    than every variant could not be booked at all; a service with no active variant
-    yields NULL, so no slot fits.
-    """
+def _fitting_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
+    """Bookable offerings of the outer slot's partner for the job, cheapest first: of
+    ``variant`` (else of any variant of ``service``) that fit in the slot (the variant's
+    ``duration_minutes`` at most ``end - start``)."""
+    offers = (
+        bookable_offerings()
+        .alias(
+            needs=ExpressionWrapper(
+                F("variant__duration_minutes") * Value(timedelta(minutes=1)),
+                output_field=DurationField(),
+            )
+        )
+        .filter(
+            partner_id=OuterRef("partner_id"),
+            variant__service_id=service.pk,
+            needs__lte=OuterRef("length"),
+        )
+    )
     if variant is not None:
-        return Value(timedelta(minutes=variant.duration_minutes), output_field=DurationField())
-    shortest = (
-        ServiceVariant.objects.filter(service_id=service.pk, active=True)
-        .order_by("duration_minutes")
-        .values("duration_minutes")[:1]
-    )
-    return ExpressionWrapper(
-        Subquery(shortest, output_field=IntegerField())
-        * Value(timedelta(minutes=1), output_field=DurationField()),
-        output_field=DurationField(),
-    )
+        offers = offers.filter(variant_id=variant.pk)
+    return offers.order_by("price_minor", "variant_id")
 
 
 def assignment_candidates(
@@ -75,13 +77,12 @@ def assignment_candidates(
     highest partner rating (ranks 1-2 below); only they can win, and only they carry the
     day count of rank 3.
 
-    Eligible partner: active, verified, in ``city``, offers ``service`` (every active
-    variant of an offered service is bookable; the API validates that ``variant``
-    belongs to the service). Fitting slot: not blocked, at least one free seat, starts
-    after ``now`` and within [``start_from``, ``start_to``] (inclusive), and long enough
-    for the job: ``end - start`` is at least ``variant.duration_minutes``, or without a
-    variant at least the duration of the service's shortest active variant (so the slot
-    can be booked with some variant; :func:`_required_length`).
+    Eligible partner: active, verified, in ``city``, with an active offering of
+    ``variant`` (without one: of some active variant of ``service``; the API validates
+    that ``variant`` belongs to the service). Fitting slot: not blocked, at least one free
+    seat, starts after ``now`` and within [``start_from``, ``start_to``] (inclusive), and
+    long enough for an offered variant of the job: ``end - start`` is at least its
+    ``duration_minutes`` (:func:`_fitting_offers`).
 
     Ranking, deterministic:
 
@@ -91,7 +92,9 @@ def assignment_candidates(
        the city's time zone (``City.time_zone``);
     4. partner id, then slot id (lowest first).
 
-    Each slot row carries ``day_bookings`` (rank 3). The filters repeat the predicate of
+    Each slot row carries ``day_bookings`` (rank 3) and the partner's price of the job:
+    ``offer_variant_id``, ``offer_price_minor``, ``offer_currency`` (the cheapest fitting
+    offering without a variant). The filters repeat the predicate of
     the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
     blocked AND booked < capacity, and filter on the slot's own copy of the partner's
     city, so PostgreSQL walks the open slots of this one city in start order and stops at
@@ -100,11 +103,7 @@ def assignment_candidates(
     """
     now = now or timezone.now()
     tz = ZoneInfo(city.time_zone)
-    offers_service = Exists(
-        Partner.services.through.objects.filter(
-            partner_id=OuterRef("partner_id"), service_id=service.pk
-        )
-    )
+    offers = _fitting_offers(service=service, variant=variant)
     # Seat-holding bookings of the same partner on the same local day. The +-1 day
     # window on start keeps the lookup an index range scan; TruncDate makes it exact.
     day_bookings = (
@@ -124,14 +123,13 @@ def assignment_candidates(
     slots = Slot.objects.alias(
         length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
     ).filter(
-        offers_service,
+        Exists(offers),
         blocked=False,
         booked__lt=F("capacity"),
         start__gt=now,
         city_id=city.pk,
         partner__active=True,
         partner__verified=True,
-        length__gte=_required_length(service=service, variant=variant),
     )
     if start_from is not None:
         slots = slots.filter(start__gte=start_from)
@@ -151,6 +149,9 @@ def assignment_candidates(
             front_rank=Window(Rank(), order_by=F("partner__rating").desc()),
             local_day=TruncDate("start", tzinfo=tz),
             day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
+            offer_variant_id=Subquery(offers.values("variant_id")[:1]),
+            offer_price_minor=Subquery(offers.values("price_minor")[:1]),
+            offer_currency=Subquery(offers.values("currency")[:1]),
         )
         .filter(front_rank=1)
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
@@ -171,15 +172,8 @@ WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a 
       AND s.start > %(now)s
       AND (%(start_from)s::timestamptz IS NULL OR s.start >= %(start_from)s::timestamptz)
       AND (%(start_to)s::timestamptz IS NULL OR s.start <= %(start_to)s::timestamptz)
-      AND s."end" - s.start >= coalesce(
-          %(minutes)s::integer,
-          (SELECT v.duration_minutes FROM partners_servicevariant AS v
-           WHERE v.service_id = %(service)s AND v.active
-           ORDER BY v.duration_minutes LIMIT 1)
-      ) * interval '1 minute'
       AND p.active AND p.verified
-      AND EXISTS (SELECT 1 FROM partners_partner_services AS ps
-                  WHERE ps.partner_id = s.partner_id AND ps.service_id = %(service)s)
+      AND EXISTS (SELECT 1 FROM {fitting_offers} LIMIT 1)
 ), earliest AS MATERIALIZED (
     -- Rank 1: the group of the earliest fitting start (the index walk stops there).
     SELECT id, partner_id, start, rating
@@ -196,10 +190,16 @@ SELECT {slot_columns}, {partner_columns},
           AND u.start > best.start - interval '1 day' AND u.start < best.start + interval '1 day'
           AND b.status = ANY(%(holding)s)
           AND (u.start AT TIME ZONE %(tz)s)::date = (best.start AT TIME ZONE %(tz)s)::date
-       ) AS day_bookings
+       ) AS day_bookings,
+       offer.variant_id, offer.price_minor, offer.currency
 FROM best
 JOIN partners_slot AS s ON s.id = best.id
 JOIN partners_partner AS p ON p.id = best.partner_id
+-- The partner's price of the job: its cheapest fitting offering (of the variant if given).
+JOIN LATERAL (
+    SELECT o.variant_id, o.price_minor, o.currency FROM {fitting_offers}
+    ORDER BY o.price_minor, o.variant_id LIMIT 1
+) AS offer ON true
 ORDER BY day_bookings, s.partner_id, s.id
 LIMIT 1
 """
@@ -207,7 +207,17 @@ LIMIT 1
 
 _SLOT_FIELDS = [f.attname for f in Slot._meta.concrete_fields]
 _PARTNER_FIELDS = [f.attname for f in Partner._meta.concrete_fields]
+# The bookable offerings of slot ``s``'s partner for the job that fit in the slot (the
+# rules of _fitting_offers), walked through the offering's (partner, variant) index.
+_FITTING_OFFERS = """partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id
+    JOIN partners_service AS sv ON sv.id = v.service_id
+    WHERE o.partner_id = s.partner_id AND o.active AND v.active AND sv.active
+      AND v.service_id = %(service)s
+      AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint)
+      AND v.duration_minutes * interval '1 minute' <= s."end" - s.start"""
 ASSIGNMENT_SQL = _ASSIGNMENT_TEMPLATE.format(
+    fitting_offers=_FITTING_OFFERS,
     slot_columns=", ".join(f's."{f.column}"' for f in Slot._meta.concrete_fields),
     partner_columns=", ".join(f'p."{f.column}"' for f in Partner._meta.concrete_fields),
 )
@@ -225,7 +235,7 @@ def assignment_params(  # the parameters of ASSIGNMENT_SQL
     return {
         "city": city.pk,
         "service": service.pk,
-        "minutes": variant.duration_minutes if variant is not None else None,
+        "variant": variant.pk if variant is not None else None,
         "now": now or timezone.now(),
         "start_from": start_from,
         "start_to": start_to,
@@ -243,8 +253,9 @@ def best_assignment(
     start_to: datetime | None = None,
     now: datetime | None = None,
 ) -> Slot | None:
-    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``
-    and ``slot.day_bookings``, or None; one query.
+    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``,
+    ``slot.day_bookings`` and the partner's price (``offer_variant_id``,
+    ``offer_price_minor``, ``offer_currency``), or None; one query.
 
     On PostgreSQL it runs ``ASSIGNMENT_SQL``: the walk of ``slot_open_city_start_idx``
     stops at the earliest fitting start, and of that start's slots only those of the
@@ -269,7 +280,7 @@ def best_assignment(
     slots, partners = len(_SLOT_FIELDS), len(_PARTNER_FIELDS)
     slot = Slot.from_db(connection.alias, _SLOT_FIELDS, row[:slots])
     slot.partner = Partner.from_db(connection.alias, _PARTNER_FIELDS, row[slots : slots + partners])
-    slot.day_bookings = row[-1]
+    slot.day_bookings, slot.offer_variant_id, slot.offer_price_minor, slot.offer_currency = row[-4:]
     return slot
 
 

@@ -1,9 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 
 from partners import services
-from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+from partners.models import (
+    City,
+    Partner,
+    PartnerOffering,
+    Service,
+    ServiceVariant,
+    Slot,
+    SlotSeatType,
+    Staff,
+)
 
 
 def format_money(amount_minor: int, currency: str) -> str:
@@ -12,7 +21,7 @@ def format_money(amount_minor: int, currency: str) -> str:
 
 @admin.register(City)
 class CityAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "time_zone")
+    list_display = ("name", "slug", "time_zone", "currency")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
@@ -43,6 +52,23 @@ class ServiceAdmin(admin.ModelAdmin):
         return service.variants.count()
 
 
+class PartnerOfferingInline(admin.TabularInline):
+    """What the partner offers at which price; support may correct a price or switch an
+    offering off (existing bookings keep the price they were made at)."""
+
+    model = PartnerOffering
+    extra = 0
+    fields = ("variant", "price_minor", "price", "currency", "active", "updated_at")
+    readonly_fields = ("price", "updated_at")
+    list_select_related = ("variant__service",)
+
+    @admin.display(description="Price")
+    def price(self, offering: PartnerOffering) -> str:
+        if offering.price_minor is None:
+            return "-"
+        return format_money(offering.price_minor, offering.currency)
+
+
 class StaffInline(admin.TabularInline):
     model = Staff
     extra = 0
@@ -52,13 +78,12 @@ class StaffInline(admin.TabularInline):
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ("name", "city", "user", "rating", "verified", "active", "created_at")
-    list_filter = ("city", "verified", "active", "services")
+    list_filter = ("city", "verified", "active", "offerings__variant__service")
     search_fields = ("name", "user__email", "city__name")
     list_select_related = ("city", "user")
     autocomplete_fields = ("user",)
-    filter_horizontal = ("services",)
     readonly_fields = ("created_at",)
-    inlines = [StaffInline]
+    inlines = [PartnerOfferingInline, StaffInline]
     actions = ["verify", "deactivate"]
 
     @admin.action(description="Verify selected partners")
@@ -125,9 +150,34 @@ class SlotAdminForm(forms.ModelForm):
         return data
 
 
+class SeatTypeForm(forms.ModelForm):
+    class Meta:
+        model = SlotSeatType
+        fields = ["code", "label", "capacity", "price_minor"]
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data["capacity"]
+        if self.instance.pk and capacity is not None and capacity < self.instance.booked:
+            raise forms.ValidationError(f"{self.instance.booked} seats are already booked.")
+        return capacity
+
+
+class SlotSeatTypeInline(admin.TabularInline):
+    """The slot's kinds of seats; the slot's capacity is their sum. Seats booked are
+    inventory, changed only by bookings; a seat type is never deleted (bookings name it)."""
+
+    model = SlotSeatType
+    form = SeatTypeForm
+    extra = 0
+    fields = ("code", "label", "capacity", "booked", "price_minor")
+    readonly_fields = ("booked",)
+    can_delete = False
+
+
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     form = SlotAdminForm
+    inlines = [SlotSeatTypeInline]
     list_display = ("id", "partner", "start", "end", "capacity", "booked", "available", "blocked")
     list_filter = (
         AvailabilityFilter,
@@ -143,12 +193,37 @@ class SlotAdmin(admin.ModelAdmin):
     readonly_fields = ("booked", "created_at")
     actions = ["block"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A slot of several seat types has their sum as capacity (edit them below).
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.seat_types.count() > 1:
+            return (*fields, "capacity")
+        return fields
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is not SlotSeatType:
+            return super().save_formset(request, form, formset, change)
+        slot = form.instance
+        for seat_form in formset.forms:
+            if not seat_form.has_changed() or not seat_form.is_valid():
+                continue
+            data = {name: seat_form.cleaned_data[name] for name in SeatTypeForm.Meta.fields}
+            if seat_form.instance.pk:
+                # Only the form's fields: ``booked`` moves with bookings meanwhile.
+                SlotSeatType.objects.filter(pk=seat_form.instance.pk).update(**data)
+            else:
+                SlotSeatType.objects.create(slot=slot, **data)
+        total = SlotSeatType.objects.filter(slot=slot).aggregate(total=Sum("capacity"))["total"]
+        Slot.objects.filter(pk=slot.pk).update(capacity=total)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return None
+
     def save_model(self, request, obj: Slot, form, change: bool) -> None:
         if change:
             # Write only the form's fields: a full save would also write the ``booked``
             # count read when the page was posted, undoing seats booked meanwhile. (A
             # capacity below seats booked meanwhile is still refused by the CHECK.)
-            obj.save(update_fields=SlotAdminForm.Meta.fields)
+            obj.save(update_fields=[f for f in SlotAdminForm.Meta.fields if f in form.cleaned_data])
         else:
             obj.save()
 

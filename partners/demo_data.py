@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from common.roles import Role
 from partners import services
-from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+from partners.models import City, Partner, PartnerOffering, Service, ServiceVariant, Slot, Staff
 
 DEMO_PASSWORD = "slotwise-demo"  # noqa: S105 - printed demo credential, embedded mode only
 CUSTOMER_EMAIL = "customer@example.com"
@@ -67,6 +67,9 @@ class DemoPartner:
     # As long as the longest variant of the partner's services, so every variant fits
     # every slot (a booking is refused when the variant takes longer than the slot).
     slot_minutes: int = 60
+    # The partner's prices, in percent of the catalog's list prices: each partner sets its
+    # own, so the demo partners of one service charge differently.
+    price_percent: int = 100
 
 
 PARTNERS = [
@@ -88,6 +91,7 @@ PARTNERS = [
         "4.20",
         ("Kiran Das",),
         slot_minutes=180,
+        price_percent=90,
     ),
     DemoPartner(
         "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
@@ -99,6 +103,7 @@ PARTNERS = [
         "4.30",
         ("Imran Shaikh", "Joy D'Souza"),
         slot_minutes=90,
+        price_percent=95,
     ),
     DemoPartner(
         "Glow Salon at Home",
@@ -107,6 +112,7 @@ PARTNERS = [
         "4.50",
         ("Priya Nair", "Kavya Shah"),
         slot_minutes=90,
+        price_percent=105,
     ),
     DemoPartner(
         "Capital Cleaners",
@@ -115,9 +121,16 @@ PARTNERS = [
         "4.40",
         ("Amit Verma", "Neha Singh"),
         slot_minutes=180,
+        price_percent=110,
     ),
     DemoPartner(
-        "Sunrise Yoga Delhi", "delhi", ("yoga-class",), "4.70", ("Rohit Malhotra",), capacity=8
+        "Sunrise Yoga Delhi",
+        "delhi",
+        ("yoga-class",),
+        "4.70",
+        ("Rohit Malhotra",),
+        capacity=8,
+        price_percent=85,
     ),
 ]
 
@@ -196,7 +209,15 @@ def ensure_partner(
             "user": users.get(spec.user_email) if spec.user_email else None,
         },
     )
-    partner.services.set([catalog[slug] for slug in spec.services])
+    for slug in spec.services:
+        for variant in catalog[slug].variants.all():
+            # Whole rupees: the list price scaled by the partner's percent.
+            price = variant.price_minor * spec.price_percent // 100 // 100 * 100
+            PartnerOffering.objects.update_or_create(
+                partner=partner,
+                variant=variant,
+                defaults={"price_minor": price, "currency": variant.currency, "active": True},
+            )
     for number, staff_name in enumerate(spec.staff, start=1):
         Staff.objects.get_or_create(
             partner=partner,
