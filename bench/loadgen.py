@@ -158,18 +158,25 @@ def _run_threads(name: str, clients: int, seconds: float, make_worker) -> RunRes
     return result
 
 
+# The slot's seats and its standard seat type's, in one statement (as bookings.seats).
 TAKE_SEATS = """
-UPDATE partners_slot SET booked = booked + %s
-WHERE id = %s AND NOT blocked AND booked + %s <= capacity
-RETURNING partner_id, start, "end"
+WITH taken AS (
+    UPDATE partners_slot SET booked = booked + %(quantity)s
+    WHERE id = %(slot_id)s AND NOT blocked AND booked + %(quantity)s <= capacity
+    RETURNING id, partner_id, start, "end"
+)
+UPDATE partners_slotseattype AS t SET booked = t.booked + %(quantity)s
+FROM taken
+WHERE t.slot_id = taken.id AND t.code = 'standard' AND t.booked + %(quantity)s <= t.capacity
+RETURNING taken.partner_id, taken.start, taken."end"
 """
 INSERT_BOOKING = """
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
      updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
-     reschedule_count, counts_as_pending)
+     reschedule_count, counts_as_pending, seat_type)
 VALUES (%s, %s, %s, 'PENDING_PAYMENT', true, now() + interval '15 minutes', now(), now(),
-        %s, %s, %s, %s, %s, %s, 0, false)
+        %s, %s, %s, %s, %s, %s, 0, false, 'standard')
 RETURNING id
 """
 INSERT_EVENT = """
@@ -214,7 +221,7 @@ class RawWorker:
     def __call__(self) -> str:
         target = self.rng.choice(self.targets)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            row = cur.execute(TAKE_SEATS, (1, target.slot_id, 1)).fetchone()
+            row = cur.execute(TAKE_SEATS, {"quantity": 1, "slot_id": target.slot_id}).fetchone()
             if row is None:
                 return "409"
             partner_id, start, end = row

@@ -55,9 +55,7 @@ class Booking(models.Model):
     )
     # The slot's seat type (SlotSeatType.code) the seats are of; kept by moves unless the
     # customer picks another, and released to it.
-    seat_type = models.SlugField(
-        max_length=32, default="standard", db_default="standard", db_index=False
-    )
+    seat_type = models.SlugField(max_length=32, default="standard", db_index=False)
     quantity = models.PositiveIntegerField(default=1)
     # The partner's price at booking time (or the seat type's) x quantity: later price
     # changes never touch it.
@@ -174,9 +172,7 @@ class WaitlistEntry(models.Model):
         "partners.ServiceVariant", on_delete=models.PROTECT, related_name="waitlist_entries"
     )
     # The line is per seat type: freed seats of a type go to the first waiting for it.
-    seat_type = models.SlugField(
-        max_length=32, default="standard", db_default="standard", db_index=False
-    )
+    seat_type = models.SlugField(max_length=32, default="standard", db_index=False)
     quantity = models.PositiveIntegerField(default=1)
     status = models.CharField(
         max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING

@@ -70,6 +70,9 @@ class DemoPartner:
     # The partner's prices, in percent of the catalog's list prices: each partner sets its
     # own, so the demo partners of one service charge differently.
     price_percent: int = 100
+    # Kinds of seats of each slot (code, label, capacity, own price or None); empty: one
+    # standard type of ``capacity``.
+    seat_types: tuple[services.SeatTypeSpec, ...] = ()
 
 
 PARTNERS = [
@@ -93,8 +96,18 @@ PARTNERS = [
         slot_minutes=180,
         price_percent=90,
     ),
+    # A studio class sells regular mats and a front row at its own price.
     DemoPartner(
-        "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
+        "Flow Yoga Studio",
+        "bengaluru",
+        ("yoga-class",),
+        "4.80",
+        ("Meera Iyer",),
+        capacity=12,
+        seat_types=(
+            services.SeatTypeSpec("regular", 10, "Regular"),
+            services.SeatTypeSpec("front", 2, "Front row", 44900),
+        ),
     ),
     DemoPartner(
         "CoolBreeze AC Care",
@@ -227,7 +240,14 @@ def ensure_partner(
     return partner
 
 
-def ensure_week_of_slots(partner: Partner, *, capacity: int, minutes: int = 60, today=None) -> int:
+def ensure_week_of_slots(
+    partner: Partner,
+    *,
+    capacity: int,
+    minutes: int = 60,
+    today=None,
+    seat_types: tuple[services.SeatTypeSpec, ...] = (),
+) -> int:
     """Slots of ``minutes`` from DAY_START to DAY_END, for the next ``SLOT_DAYS`` days from
     tomorrow (city time); returns how many were created.
 
@@ -242,7 +262,7 @@ def ensure_week_of_slots(partner: Partner, *, capacity: int, minutes: int = 60, 
         date = today + timedelta(days=day)
         start = datetime.combine(date, DAY_START, tzinfo=tz)
         while start + length <= datetime.combine(date, DAY_END, tzinfo=tz):
-            wanted.append(services.SlotSpec(start, start + length, capacity))
+            wanted.append(services.SlotSpec(start, start + length, capacity, seat_types))
             start += length
     existing = list(
         Slot.objects.filter(
@@ -267,7 +287,7 @@ def load_demo_data(*, stdout) -> None:
     for spec in PARTNERS:
         partner = ensure_partner(spec, cities=cities, catalog=catalog, users=users)
         created_slots += ensure_week_of_slots(
-            partner, capacity=spec.capacity, minutes=spec.slot_minutes
+            partner, capacity=spec.capacity, minutes=spec.slot_minutes, seat_types=spec.seat_types
         )
     stdout.write(
         f"Catalog: {len(cities)} cities, {len(catalog)} services, {len(PARTNERS)} partners, "

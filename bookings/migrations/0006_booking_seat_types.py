@@ -1,5 +1,5 @@
 # The seat type of a booking and of a waitlist entry; existing ones are `standard`, the
-# seat type partners.0006 gives every existing slot (also the column's database default).
+# seat type partners.0006 gives every existing slot.
 
 from django.db import migrations, models
 
@@ -15,11 +15,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='booking',
             name='seat_type',
-            field=models.SlugField(db_default='standard', db_index=False, default='standard', max_length=32),
+            field=models.SlugField(db_index=False, default='standard', max_length=32),
         ),
         migrations.AddField(
             model_name='waitlistentry',
             name='seat_type',
-            field=models.SlugField(db_default='standard', db_index=False, default='standard', max_length=32),
+            field=models.SlugField(db_index=False, default='standard', max_length=32),
         ),
     ]
