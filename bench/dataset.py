@@ -29,10 +29,10 @@ CUSTOMER_ID_FLOOR = 60_000_000
 LOAD_SQL = """
 SELECT setseed(0.42);
 
-INSERT INTO partners_city (name, slug, time_zone)
+INSERT INTO partners_city (name, slug, time_zone, currency)
 SELECT 'Bench City ' || i, 'bench-city-' || i,
        (ARRAY['Asia/Kolkata', 'Europe/London', 'America/New_York', 'Asia/Singapore',
-              'Australia/Sydney'])[1 + i %% 5]
+              'Australia/Sydney'])[1 + i %% 5], ''
 FROM generate_series(1, %(cities)s) AS i;
 
 INSERT INTO partners_service (name, slug, description, active)
@@ -65,11 +65,11 @@ SELECT 'Bench partner ' || i,
 FROM generate_series(0, %(partners)s - 1) AS i;
 
 INSERT INTO partners_partneroffering
-    (partner_id, variant_id, price_minor, currency, active, created_at, updated_at)
+    (partner_id, variant_id, service_id, price_minor, currency, active, created_at, updated_at)
 -- Spread services independently of the city (city = id mod 20); +0/+3/+6 stay distinct.
 -- Every variant of the partner's services, at the partner's own price (list -5 %%..+5 %%).
-SELECT p.id, v.id, v.price_minor + (p.id %% 11 - 5) * v.price_minor / 100, v.currency, true,
-       now(), now()
+SELECT p.id, v.id, v.service_id, v.price_minor + (p.id %% 11 - 5) * v.price_minor / 100,
+       v.currency, true, now(), now()
 FROM partners_partner AS p
 CROSS JOIN generate_series(0, 2) AS k
 JOIN partners_servicevariant AS v

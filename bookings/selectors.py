@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -18,6 +19,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from bookings.extensions import extra_related
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
-from partners.models import City, Partner, Service, ServiceVariant, Slot
+from partners.models import City, Partner, PartnerOffering, Service, ServiceVariant, Slot
 from partners.selectors import bookable_offerings
 
 ONE_DAY = timedelta(days=1)
@@ -39,10 +41,42 @@ def _shifted(field: str, delta: timedelta) -> ExpressionWrapper:
     return ExpressionWrapper(OuterRef(field) + delta, output_field=DateTimeField())
 
 
-def _fitting_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
-    """Bookable offerings of the outer slot's partner for the job, cheapest first: of
-    ``variant`` (else of any variant of ``service``) that fit in the slot (the variant's
-    ``duration_minutes`` at most ``end - start``)."""
+def _required_length(*, service: Service, variant: ServiceVariant | None):
+    """The shortest slot (``end - start``) that can hold the job, as an SQL interval.
+
+    With a variant: its ``duration_minutes``. Without one: the duration of the service's
+    shortest active variant (a scalar subquery, evaluated once), because a slot shorter
+    than every variant could not be booked at all; a service with no active variant
+    yields NULL, so no slot fits.
+    """
+    if variant is not None:
+        return Value(timedelta(minutes=variant.duration_minutes), output_field=DurationField())
+    shortest = (
+        ServiceVariant.objects.filter(service_id=service.pk, active=True)
+        .order_by("duration_minutes")
+        .values("duration_minutes")[:1]
+    )
+    return ExpressionWrapper(
+        Subquery(shortest, output_field=IntegerField())
+        * Value(timedelta(minutes=1), output_field=DurationField()),
+        output_field=DurationField(),
+    )
+
+
+def _offering_partner(*, service: Service, variant: ServiceVariant | None) -> Exists:
+    """The outer slot's partner has an active offering of ``variant`` (else of ``service``):
+    one probe of an offering index per slot walked."""
+    offers = PartnerOffering.objects.filter(
+        partner_id=OuterRef("partner_id"), service_id=service.pk, active=True
+    )
+    if variant is not None:
+        offers = offers.filter(variant_id=variant.pk)
+    return Exists(offers)
+
+
+def _price_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
+    """The partner's bookable offerings of the job, best first: those that fit the outer
+    slot before the others, then the cheapest."""
     offers = (
         bookable_offerings()
         .alias(
@@ -51,15 +85,14 @@ def _fitting_offers(*, service: Service, variant: ServiceVariant | None) -> Quer
                 output_field=DurationField(),
             )
         )
-        .filter(
-            partner_id=OuterRef("partner_id"),
-            variant__service_id=service.pk,
-            needs__lte=OuterRef("length"),
+        .annotate(
+            fits=ExpressionWrapper(Q(needs__lte=OuterRef("length")), output_field=BooleanField())
         )
+        .filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
     )
     if variant is not None:
         offers = offers.filter(variant_id=variant.pk)
-    return offers.order_by("price_minor", "variant_id")
+    return offers.order_by("-fits", "price_minor", "variant_id")
 
 
 def assignment_candidates(
@@ -78,11 +111,11 @@ def assignment_candidates(
     day count of rank 3.
 
     Eligible partner: active, verified, in ``city``, with an active offering of
-    ``variant`` (without one: of some active variant of ``service``; the API validates
-    that ``variant`` belongs to the service). Fitting slot: not blocked, at least one free
-    seat, starts after ``now`` and within [``start_from``, ``start_to``] (inclusive), and
-    long enough for an offered variant of the job: ``end - start`` is at least its
-    ``duration_minutes`` (:func:`_fitting_offers`).
+    ``variant`` (without one: of ``service``; the API validates that ``variant`` belongs
+    to the service). Fitting slot: not blocked, at least one free seat, starts after
+    ``now`` and within [``start_from``, ``start_to``] (inclusive), and long enough for the
+    job: ``end - start`` is at least ``variant.duration_minutes``, or without a variant at
+    least the duration of the service's shortest active variant (:func:`_required_length`).
 
     Ranking, deterministic:
 
@@ -93,9 +126,9 @@ def assignment_candidates(
     4. partner id, then slot id (lowest first).
 
     Each slot row carries ``day_bookings`` (rank 3) and the partner's price of the job:
-    ``offer_variant_id``, ``offer_price_minor``, ``offer_currency`` (the cheapest fitting
-    offering without a variant). The filters repeat the predicate of
-    the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
+    ``offer_variant_id``, ``offer_price_minor``, ``offer_currency`` (without a variant its
+    cheapest bookable offering of the service that fits the slot). The filters repeat the
+    predicate of the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
     blocked AND booked < capacity, and filter on the slot's own copy of the partner's
     city, so PostgreSQL walks the open slots of this one city in start order and stops at
     the first group of equal starts; the day count is a correlated subquery over
@@ -103,7 +136,7 @@ def assignment_candidates(
     """
     now = now or timezone.now()
     tz = ZoneInfo(city.time_zone)
-    offers = _fitting_offers(service=service, variant=variant)
+    offers = _price_offers(service=service, variant=variant)
     # Seat-holding bookings of the same partner on the same local day. The +-1 day
     # window on start keeps the lookup an index range scan; TruncDate makes it exact.
     day_bookings = (
@@ -123,13 +156,14 @@ def assignment_candidates(
     slots = Slot.objects.alias(
         length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
     ).filter(
-        Exists(offers),
+        _offering_partner(service=service, variant=variant),
         blocked=False,
         booked__lt=F("capacity"),
         start__gt=now,
         city_id=city.pk,
         partner__active=True,
         partner__verified=True,
+        length__gte=_required_length(service=service, variant=variant),
     )
     if start_from is not None:
         slots = slots.filter(start__gte=start_from)
@@ -172,8 +206,18 @@ WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a 
       AND s.start > %(now)s
       AND (%(start_from)s::timestamptz IS NULL OR s.start >= %(start_from)s::timestamptz)
       AND (%(start_to)s::timestamptz IS NULL OR s.start <= %(start_to)s::timestamptz)
+      AND s."end" - s.start >= coalesce(
+          %(minutes)s::integer,
+          (SELECT v.duration_minutes FROM partners_servicevariant AS v
+           WHERE v.service_id = %(service)s AND v.active
+           ORDER BY v.duration_minutes LIMIT 1)
+      ) * interval '1 minute'
       AND p.active AND p.verified
-      AND EXISTS (SELECT 1 FROM {fitting_offers} LIMIT 1)
+      -- One probe of offering_partner_service_idx (or offering_unique_variant) per slot.
+      AND EXISTS (SELECT 1 FROM partners_partneroffering AS o
+                  WHERE o.partner_id = s.partner_id AND o.service_id = %(service)s
+                    AND o.active
+                    AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint))
 ), earliest AS MATERIALIZED (
     -- Rank 1: the group of the earliest fitting start (the index walk stops there).
     SELECT id, partner_id, start, rating
@@ -195,10 +239,18 @@ SELECT {slot_columns}, {partner_columns},
 FROM best
 JOIN partners_slot AS s ON s.id = best.id
 JOIN partners_partner AS p ON p.id = best.partner_id
--- The partner's price of the job: its cheapest fitting offering (of the variant if given).
-JOIN LATERAL (
-    SELECT o.variant_id, o.price_minor, o.currency FROM {fitting_offers}
-    ORDER BY o.price_minor, o.variant_id LIMIT 1
+-- The partner's price of the job (of the variant if given): its cheapest bookable
+-- offering that fits the slot, else its cheapest one.
+LEFT JOIN LATERAL (
+    SELECT o.variant_id, o.price_minor, o.currency
+    FROM partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id
+    WHERE o.partner_id = s.partner_id AND o.service_id = %(service)s AND o.active
+      AND v.active  -- the service is active: the caller asks only for active ones
+      AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint)
+    ORDER BY v.duration_minutes * interval '1 minute' <= s."end" - s.start DESC,
+             o.price_minor, o.variant_id
+    LIMIT 1
 ) AS offer ON true
 ORDER BY day_bookings, s.partner_id, s.id
 LIMIT 1
@@ -207,17 +259,7 @@ LIMIT 1
 
 _SLOT_FIELDS = [f.attname for f in Slot._meta.concrete_fields]
 _PARTNER_FIELDS = [f.attname for f in Partner._meta.concrete_fields]
-# The bookable offerings of slot ``s``'s partner for the job that fit in the slot (the
-# rules of _fitting_offers), walked through the offering's (partner, variant) index.
-_FITTING_OFFERS = """partners_partneroffering AS o
-    JOIN partners_servicevariant AS v ON v.id = o.variant_id
-    JOIN partners_service AS sv ON sv.id = v.service_id
-    WHERE o.partner_id = s.partner_id AND o.active AND v.active AND sv.active
-      AND v.service_id = %(service)s
-      AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint)
-      AND v.duration_minutes * interval '1 minute' <= s."end" - s.start"""
 ASSIGNMENT_SQL = _ASSIGNMENT_TEMPLATE.format(
-    fitting_offers=_FITTING_OFFERS,
     slot_columns=", ".join(f's."{f.column}"' for f in Slot._meta.concrete_fields),
     partner_columns=", ".join(f'p."{f.column}"' for f in Partner._meta.concrete_fields),
 )
@@ -235,6 +277,7 @@ def assignment_params(  # the parameters of ASSIGNMENT_SQL
     return {
         "city": city.pk,
         "service": service.pk,
+        "minutes": variant.duration_minutes if variant is not None else None,
         "variant": variant.pk if variant is not None else None,
         "now": now or timezone.now(),
         "start_from": start_from,

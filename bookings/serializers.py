@@ -65,13 +65,15 @@ class AssignmentSerializer(serializers.Serializer):
         help_text="Seat-holding bookings of the partner on the slot's day (city time zone)."
     )
     variant_id = serializers.IntegerField(
+        allow_null=True,
         help_text="The variant priced: the requested one, else the partner's cheapest "
-        "offered variant of the service that fits the slot."
+        "offered variant of the service that fits the slot (null: none is bookable now).",
     )
     price_minor = serializers.IntegerField(
-        help_text="The partner's price of that variant per seat, in minor units."
+        allow_null=True,
+        help_text="The partner's price of that variant per seat, in minor units.",
     )
-    currency = serializers.CharField()
+    currency = serializers.CharField(allow_null=True)
 
 
 # --- bookings -------------------------------------------------------------------------------

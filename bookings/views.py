@@ -34,10 +34,11 @@ class AssignPartnerView(APIView):
         summary="Best available partner and slot",
         description="Among active, verified partners of the city with an active offering "
         "of the `variant` (without one: of the service), the open slot (not blocked, a free "
-        "seat, in the `from`/`to` window) that an offered variant fits in: `end - start` at "
-        "least its `duration_minutes`. The answer carries the partner's price "
-        "(`variant_id`, `price_minor`, `currency`; without a `variant` its cheapest fitting "
-        "offering). Ranking: earliest "
+        "seat, in the `from`/`to` window) that the job fits in: `end - start` at least the "
+        "`variant`'s `duration_minutes`, or without a `variant` at least the service's "
+        "shortest active variant. The answer carries the partner's price (`variant_id`, "
+        "`price_minor`, `currency`; without a `variant` its cheapest offering of the service "
+        "that fits the slot). Ranking: earliest "
         "fitting slot, then partner rating (highest first), then fewest bookings of the "
         "partner that day (city time zone), then partner id, then slot id. "
         "No such slot: 404 `no_partner_available`.",

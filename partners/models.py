@@ -158,6 +158,12 @@ class PartnerOffering(models.Model):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="offerings")
     variant = models.ForeignKey(ServiceVariant, on_delete=models.PROTECT, related_name="offerings")
+    # The variant's service, copied (save() keeps it; a variant never changes service) so
+    # that "does the partner offer the service" is one probe of offering_partner_service_idx
+    # for every slot the assignment walks, as cheap as the partner-services table it replaced.
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False
+    )
     price_minor = models.PositiveIntegerField(
         validators=[validate_price_minor], help_text="Price in minor units (paise, cents)."
     )
@@ -173,9 +179,21 @@ class PartnerOffering(models.Model):
             models.UniqueConstraint(fields=["partner", "variant"], name="offering_unique_variant"),
             models.CheckConstraint(condition=Q(price_minor__gt=0), name="offering_price_positive"),
         ]
+        indexes = [
+            models.Index(
+                fields=["partner", "service"],
+                name="offering_partner_service_idx",
+                condition=Q(active=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner} – {self.variant}"
+
+    def save(self, *args, **kwargs):
+        if self.variant_id is not None:
+            self.service_id = self.variant.service_id
+        super().save(*args, **kwargs)
 
 
 class Staff(models.Model):

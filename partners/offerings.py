@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from partners.errors import InvalidPrice, OfferingExists, OfferingNotFound
-from partners.models import Partner, PartnerOffering
+from partners.models import Partner, PartnerOffering, ServiceVariant
 
 
 def check_price(price_minor: int) -> None:
@@ -39,11 +39,13 @@ def create_offering(
     """
     check_price(price_minor)
     city = Partner.objects.select_related("city").get(pk=partner_id).city
+    service_id = ServiceVariant.objects.values_list("service_id", flat=True).get(pk=variant_id)
     try:
         with transaction.atomic():  # savepoint: the violation must not poison the caller
             return PartnerOffering.objects.create(
                 partner_id=partner_id,
                 variant_id=variant_id,
+                service_id=service_id,
                 price_minor=price_minor,
                 currency=city.price_currency,
                 active=active,

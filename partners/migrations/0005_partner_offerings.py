@@ -23,6 +23,7 @@ def offerings_from_services(apps, schema_editor):
                 PartnerOffering(
                     partner_id=link.partner_id,
                     variant_id=variant.pk,
+                    service_id=variant.service_id,
                     price_minor=max(variant.price_minor, 1),
                     currency=variant.currency,
                 )
@@ -97,6 +98,16 @@ class Migration(migrations.Migration):
                         to="partners.servicevariant",
                     ),
                 ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        db_index=False,
+                        editable=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="partners.service",
+                    ),
+                ),
             ],
             options={
                 "ordering": ["partner_id", "variant_id"],
@@ -106,6 +117,13 @@ class Migration(migrations.Migration):
                     ),
                     models.CheckConstraint(
                         condition=models.Q(("price_minor__gt", 0)), name="offering_price_positive"
+                    ),
+                ],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("active", True)),
+                        fields=["partner", "service"],
+                        name="offering_partner_service_idx",
                     ),
                 ],
             },

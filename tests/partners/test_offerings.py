@@ -346,13 +346,14 @@ def test_assign_considers_only_partners_offering_the_variant_and_returns_its_pri
 
 
 @pytest.mark.django_db
-def test_assign_without_a_variant_needs_an_offered_variant_that_fits_the_slot(
+def test_assign_ignores_partners_whose_offerings_of_the_service_are_inactive(
     customer_client, pune, catalog
 ):
-    service, _basic, premium = catalog  # premium takes 90 minutes
+    service, basic, premium = catalog
     partner = PartnerFactory(city=pune)
-    offer(partner, premium)
-    _slot(partner, length=1)
+    offer(partner, basic, active=False)
+    offer(partner, premium, active=False)
+    _slot(partner)
 
     response = customer_client.post(
         ASSIGN, {"city": "pune", "service": service.slug}, format="json"
