@@ -29,10 +29,10 @@ CUSTOMER_ID_FLOOR = 60_000_000
 LOAD_SQL = """
 SELECT setseed(0.42);
 
-INSERT INTO partners_city (name, slug, time_zone)
+INSERT INTO partners_city (name, slug, time_zone, currency)
 SELECT 'Bench City ' || i, 'bench-city-' || i,
        (ARRAY['Asia/Kolkata', 'Europe/London', 'America/New_York', 'Asia/Singapore',
-              'Australia/Sydney'])[1 + i %% 5]
+              'Australia/Sydney'])[1 + i %% 5], ''
 FROM generate_series(1, %(cities)s) AS i;
 
 INSERT INTO partners_service (name, slug, description, active)
@@ -64,11 +64,17 @@ SELECT 'Bench partner ' || i,
        random() < 0.95, random() < 0.97, '', '', now()
 FROM generate_series(0, %(partners)s - 1) AS i;
 
-INSERT INTO partners_partner_services (partner_id, service_id)
+INSERT INTO partners_partneroffering
+    (partner_id, variant_id, service_id, price_minor, currency, active, created_at, updated_at)
 -- Spread services independently of the city (city = id mod 20); +0/+3/+6 stay distinct.
-SELECT p.id,
-       (SELECT min(id) FROM partners_service) + (p.id * 7 + p.id / 20 + k * 3) %% %(services)s
-FROM partners_partner AS p CROSS JOIN generate_series(0, 2) AS k;
+-- Every variant of the partner's services, at the partner's own price (list -5 %%..+5 %%).
+SELECT p.id, v.id, v.service_id, v.price_minor + (p.id %% 11 - 5) * v.price_minor / 100,
+       v.currency, true, now(), now()
+FROM partners_partner AS p
+CROSS JOIN generate_series(0, 2) AS k
+JOIN partners_servicevariant AS v
+  ON v.service_id = (SELECT min(id) FROM partners_service)
+                    + (p.id * 7 + p.id / 20 + k * 3) %% %(services)s;
 
 -- Hourly slots aligned on the hour (so partners tie on start), 10 per day from 08:00 UTC
 -- shifted by partner, first day in the past.
@@ -86,21 +92,25 @@ CROSS JOIN LATERAL (
     FROM generate_series(0, %(slots_per_partner)s - 1) AS k
 ) AS g;
 
+-- Each slot's one seat type, as partners.services.create_slots makes it.
+INSERT INTO partners_slotseattype (slot_id, code, label, capacity, booked)
+SELECT id, 'standard', 'Standard', capacity, booked FROM partners_slot;
+
 -- The seats of full slots are held by CONFIRMED bookings (inventory == bookings).
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
      updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
-     reschedule_count, counts_as_pending)
+     reschedule_count, counts_as_pending, seat_type)
 SELECT s.capacity, v.price_minor * s.capacity, v.currency, 'CONFIRMED', true, NULL, now(),
        now(), (SELECT min(id) FROM accounts_user), s.partner_id, s.id, s.start, s."end", v.id,
-       0, false
+       0, false, 'standard'
 FROM partners_slot AS s
 JOIN LATERAL (
-    SELECT v.id, v.price_minor, v.currency
-    FROM partners_partner_services AS ps
-    JOIN partners_servicevariant AS v ON v.service_id = ps.service_id AND v.tier = 'basic'
-    WHERE ps.partner_id = s.partner_id
-    ORDER BY ps.service_id LIMIT 1
+    SELECT v.id, o.price_minor, o.currency
+    FROM partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id AND v.tier = 'basic'
+    WHERE o.partner_id = s.partner_id
+    ORDER BY v.service_id LIMIT 1
 ) AS v ON true
 WHERE s.booked > 0;
 """

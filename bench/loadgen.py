@@ -65,12 +65,12 @@ SELECT s.id, v.id, v.price_minor, v.currency, s.partner_id, s.start, s."end"
 FROM partners_slot AS s
 JOIN partners_partner AS p ON p.id = s.partner_id AND p.active AND p.verified
 JOIN LATERAL (
-    SELECT v.id, v.price_minor, v.currency
-    FROM partners_partner_services AS ps
-    JOIN partners_servicevariant AS v ON v.service_id = ps.service_id AND v.tier = 'basic'
-    WHERE ps.partner_id = s.partner_id
+    SELECT v.id, o.price_minor, o.currency
+    FROM partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id AND v.tier = 'basic'
+    WHERE o.partner_id = s.partner_id
       AND (%(variant)s::bigint IS NULL OR v.id = %(variant)s::bigint)
-    ORDER BY ps.service_id LIMIT 1
+    ORDER BY v.service_id LIMIT 1
 ) AS v ON true
 WHERE NOT s.blocked AND s.booked = 0 AND s.start > now() + interval '2 hours'
   AND s.id %% %(buckets)s = %(bucket)s
@@ -158,18 +158,25 @@ def _run_threads(name: str, clients: int, seconds: float, make_worker) -> RunRes
     return result
 
 
+# The slot's seats and its standard seat type's, in one statement (as bookings.seats).
 TAKE_SEATS = """
-UPDATE partners_slot SET booked = booked + %s
-WHERE id = %s AND NOT blocked AND booked + %s <= capacity
-RETURNING partner_id, start, "end"
+WITH taken AS (
+    UPDATE partners_slot SET booked = booked + %(quantity)s
+    WHERE id = %(slot_id)s AND NOT blocked AND booked + %(quantity)s <= capacity
+    RETURNING id, partner_id, start, "end"
+)
+UPDATE partners_slotseattype AS t SET booked = t.booked + %(quantity)s
+FROM taken
+WHERE t.slot_id = taken.id AND t.code = 'standard' AND t.booked + %(quantity)s <= t.capacity
+RETURNING taken.partner_id, taken.start, taken."end"
 """
 INSERT_BOOKING = """
 INSERT INTO bookings_booking
     (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
      updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
-     reschedule_count, counts_as_pending)
+     reschedule_count, counts_as_pending, seat_type)
 VALUES (%s, %s, %s, 'PENDING_PAYMENT', true, now() + interval '15 minutes', now(), now(),
-        %s, %s, %s, %s, %s, %s, 0, false)
+        %s, %s, %s, %s, %s, %s, 0, false, 'standard')
 RETURNING id
 """
 INSERT_EVENT = """
@@ -214,7 +221,7 @@ class RawWorker:
     def __call__(self) -> str:
         target = self.rng.choice(self.targets)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            row = cur.execute(TAKE_SEATS, (1, target.slot_id, 1)).fetchone()
+            row = cur.execute(TAKE_SEATS, {"quantity": 1, "slot_id": target.slot_id}).fetchone()
             if row is None:
                 return "409"
             partner_id, start, end = row

@@ -64,6 +64,16 @@ class VariantDoesNotFit(InvalidRequest):
     title = "The service variant takes longer than the slot"
 
 
+class SeatTypeNotFound(InvalidRequest):
+    code = "seat_type_not_found"
+    title = "The slot has no such seat type"
+
+
+class SeatTypeRequired(InvalidRequest):
+    code = "seat_type_required"
+    title = "Choose a seat type: the slot has several"
+
+
 class NoPartnerAvailable(NotFound):
     code = "no_partner_available"
     title = "No partner is available"

@@ -53,7 +53,12 @@ class Booking(models.Model):
     variant = models.ForeignKey(
         "partners.ServiceVariant", on_delete=models.PROTECT, related_name="bookings"
     )
+    # The slot's seat type (SlotSeatType.code) the seats are of; kept by moves unless the
+    # customer picks another, and released to it.
+    seat_type = models.SlugField(max_length=32, default="standard", db_index=False)
     quantity = models.PositiveIntegerField(default=1)
+    # The partner's price at booking time (or the seat type's) x quantity: later price
+    # changes never touch it.
     amount_minor = models.PositiveIntegerField(help_text="Total in minor units.")
     currency = models.CharField(max_length=3)
     status = models.CharField(
@@ -166,6 +171,8 @@ class WaitlistEntry(models.Model):
     variant = models.ForeignKey(
         "partners.ServiceVariant", on_delete=models.PROTECT, related_name="waitlist_entries"
     )
+    # The line is per seat type: freed seats of a type go to the first waiting for it.
+    seat_type = models.SlugField(max_length=32, default="standard", db_index=False)
     quantity = models.PositiveIntegerField(default=1)
     status = models.CharField(
         max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING

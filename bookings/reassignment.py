@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from bookings.errors import SlotBlocked, SlotUnavailable
@@ -20,7 +20,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.selectors import assignment_candidates
 from bookings.transitions import move_booking
 from common.locking import lock
-from partners.models import Slot
+from partners.models import Slot, SlotSeatType
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ MAX_ATTEMPTS = 5
 def replacement_slots(*, booking: Booking) -> QuerySet[Slot]:
     """Free slots of other active, verified partners of the booking's city that offer its
     service, that the variant fits in, with room for its quantity, starting within
-    ``REASSIGN_WINDOW_MINUTES`` of its start (inclusive; 0: the same instant), best first
+    ``REASSIGN_WINDOW_MINUTES`` of its start (inclusive; 0: the same instant), with room
+    for it in a seat type of the booking's code (the booking keeps its type), best first
     by the assignment ranking."""
     window = timedelta(minutes=settings.REASSIGN_WINDOW_MINUTES)
     return (
@@ -44,6 +45,15 @@ def replacement_slots(*, booking: Booking) -> QuerySet[Slot]:
         )
         .exclude(partner_id=booking.partner_id)
         .filter(booked__lte=F("capacity") - booking.quantity)
+        .filter(
+            Exists(
+                SlotSeatType.objects.filter(
+                    slot_id=OuterRef("pk"),
+                    code=booking.seat_type,
+                    booked__lte=F("capacity") - booking.quantity,
+                )
+            )
+        )
     )
 
 

@@ -19,19 +19,22 @@ from bookings.errors import (
     OtherPartner,
     RescheduleLimitReached,
     RescheduleWindowClosed,
+    SeatTypeNotFound,
     SlotNotFound,
 )
 from bookings.models import Booking, BookingStatus
-from bookings.services import check_bookable
+from bookings.services import check_bookable, seat_type_of
 from bookings.transitions import move_booking
 from common.locking import lock
-from partners.models import Slot
+from partners.models import Slot, SlotSeatType
 
 RESCHEDULABLE_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
 
 
 @transaction.atomic
-def reschedule_booking(*, customer, booking_id: int, slot_id: int) -> Booking:
+def reschedule_booking(
+    *, customer, booking_id: int, slot_id: int, seat_type: str | None = None
+) -> Booking:
     """Move ``customer``'s PENDING_PAYMENT or CONFIRMED booking to another slot of the same
     partner, for the same variant and quantity, and return it.
 
@@ -43,9 +46,14 @@ def reschedule_booking(*, customer, booking_id: int, slot_id: int) -> Booking:
     arrival code (confirmed bookings) and the old slot's waitlist its offer. The slot the
     booking already has changes nothing.
 
+    The booking keeps its seat type on the new slot, or takes ``seat_type``; when the new
+    slot has no seat type of the booking's code and none is given, its default one
+    (``standard``, or its only type). The amount does not change.
+
     Allowed until ``RESCHEDULE_CUTOFF_HOURS`` before the current start and at most
     ``RESCHEDULE_MAX_TIMES`` times. Raises BookingNotFound / SlotNotFound (404);
-    SlotInPast / OtherPartner / VariantNotOffered / VariantDoesNotFit (400);
+    SlotInPast / OtherPartner / VariantNotOffered / VariantDoesNotFit / SeatTypeNotFound /
+    SeatTypeRequired (400);
     InvalidTransition / RescheduleWindowClosed / RescheduleLimitReached /
     PartnerUnavailable / SlotBlocked / SlotUnavailable (409). Nothing changes on error.
     """
@@ -75,6 +83,7 @@ def reschedule_booking(*, customer, booking_id: int, slot_id: int) -> Booking:
             errors={"slot_id": ["A slot of another partner."]},
         )
     check_bookable(slot=slot, variant_id=booking.variant_id, now=now)
+    seat = _seat_type_on(slot=slot, booking=booking, code=seat_type)
     booking, _from_slot = move_booking(
         booking_id=booking.pk,
         from_statuses=RESCHEDULABLE_STATUSES,
@@ -84,5 +93,15 @@ def reschedule_booking(*, customer, booking_id: int, slot_id: int) -> Booking:
         reason="Rescheduled by the customer.",
         extra_updates={"reschedule_count": F("reschedule_count") + 1},
         only_if={"reschedule_count__lt": limit},
+        seat_type=seat.code,
     )
     return booking
+
+
+def _seat_type_on(*, slot: Slot, booking: Booking, code: str | None) -> SlotSeatType:
+    if code is None:
+        try:
+            return seat_type_of(slot_id=slot.pk, code=booking.seat_type)
+        except SeatTypeNotFound:
+            pass  # the new slot sells other seats: its default type
+    return seat_type_of(slot_id=slot.pk, code=code)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -18,6 +19,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -29,7 +31,8 @@ from django.utils import timezone
 
 from bookings.extensions import extra_related
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingEvent
-from partners.models import City, Partner, Service, ServiceVariant, Slot
+from partners.models import City, Partner, PartnerOffering, Service, ServiceVariant, Slot
+from partners.selectors import bookable_offerings
 
 ONE_DAY = timedelta(days=1)
 
@@ -60,6 +63,38 @@ def _required_length(*, service: Service, variant: ServiceVariant | None):
     )
 
 
+def _offering_partner(*, service: Service, variant: ServiceVariant | None) -> Exists:
+    """The outer slot's partner has an active offering of ``variant`` (else of ``service``):
+    one probe of an offering index per slot walked."""
+    offers = PartnerOffering.objects.filter(
+        partner_id=OuterRef("partner_id"), service_id=service.pk, active=True
+    )
+    if variant is not None:
+        offers = offers.filter(variant_id=variant.pk)
+    return Exists(offers)
+
+
+def _price_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
+    """The partner's bookable offerings of the job, best first: those that fit the outer
+    slot before the others, then the cheapest."""
+    offers = (
+        bookable_offerings()
+        .alias(
+            needs=ExpressionWrapper(
+                F("variant__duration_minutes") * Value(timedelta(minutes=1)),
+                output_field=DurationField(),
+            )
+        )
+        .annotate(
+            fits=ExpressionWrapper(Q(needs__lte=OuterRef("length")), output_field=BooleanField())
+        )
+        .filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
+    )
+    if variant is not None:
+        offers = offers.filter(variant_id=variant.pk)
+    return offers.order_by("-fits", "price_minor", "variant_id")
+
+
 def assignment_candidates(
     *,
     city: City,
@@ -75,13 +110,12 @@ def assignment_candidates(
     highest partner rating (ranks 1-2 below); only they can win, and only they carry the
     day count of rank 3.
 
-    Eligible partner: active, verified, in ``city``, offers ``service`` (every active
-    variant of an offered service is bookable; the API validates that ``variant``
-    belongs to the service). Fitting slot: not blocked, at least one free seat, starts
-    after ``now`` and within [``start_from``, ``start_to``] (inclusive), and long enough
-    for the job: ``end - start`` is at least ``variant.duration_minutes``, or without a
-    variant at least the duration of the service's shortest active variant (so the slot
-    can be booked with some variant; :func:`_required_length`).
+    Eligible partner: active, verified, in ``city``, with an active offering of
+    ``variant`` (without one: of ``service``; the API validates that ``variant`` belongs
+    to the service). Fitting slot: not blocked, at least one free seat, starts after
+    ``now`` and within [``start_from``, ``start_to``] (inclusive), and long enough for the
+    job: ``end - start`` is at least ``variant.duration_minutes``, or without a variant at
+    least the duration of the service's shortest active variant (:func:`_required_length`).
 
     Ranking, deterministic:
 
@@ -91,8 +125,10 @@ def assignment_candidates(
        the city's time zone (``City.time_zone``);
     4. partner id, then slot id (lowest first).
 
-    Each slot row carries ``day_bookings`` (rank 3). The filters repeat the predicate of
-    the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
+    Each slot row carries ``day_bookings`` (rank 3) and the partner's price of the job:
+    ``offer_variant_id``, ``offer_price_minor``, ``offer_currency`` (without a variant its
+    cheapest bookable offering of the service that fits the slot). The filters repeat the
+    predicate of the partial index ``slot_open_city_start_idx`` (city, start, partner) WHERE NOT
     blocked AND booked < capacity, and filter on the slot's own copy of the partner's
     city, so PostgreSQL walks the open slots of this one city in start order and stops at
     the first group of equal starts; the day count is a correlated subquery over
@@ -100,11 +136,7 @@ def assignment_candidates(
     """
     now = now or timezone.now()
     tz = ZoneInfo(city.time_zone)
-    offers_service = Exists(
-        Partner.services.through.objects.filter(
-            partner_id=OuterRef("partner_id"), service_id=service.pk
-        )
-    )
+    offers = _price_offers(service=service, variant=variant)
     # Seat-holding bookings of the same partner on the same local day. The +-1 day
     # window on start keeps the lookup an index range scan; TruncDate makes it exact.
     day_bookings = (
@@ -124,7 +156,7 @@ def assignment_candidates(
     slots = Slot.objects.alias(
         length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
     ).filter(
-        offers_service,
+        _offering_partner(service=service, variant=variant),
         blocked=False,
         booked__lt=F("capacity"),
         start__gt=now,
@@ -151,6 +183,9 @@ def assignment_candidates(
             front_rank=Window(Rank(), order_by=F("partner__rating").desc()),
             local_day=TruncDate("start", tzinfo=tz),
             day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
+            offer_variant_id=Subquery(offers.values("variant_id")[:1]),
+            offer_price_minor=Subquery(offers.values("price_minor")[:1]),
+            offer_currency=Subquery(offers.values("currency")[:1]),
         )
         .filter(front_rank=1)
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
@@ -178,8 +213,11 @@ WITH fitting AS NOT MATERIALIZED (  -- inlined in both uses: index walks, not a 
            ORDER BY v.duration_minutes LIMIT 1)
       ) * interval '1 minute'
       AND p.active AND p.verified
-      AND EXISTS (SELECT 1 FROM partners_partner_services AS ps
-                  WHERE ps.partner_id = s.partner_id AND ps.service_id = %(service)s)
+      -- One probe of offering_partner_service_idx (or offering_unique_variant) per slot.
+      AND EXISTS (SELECT 1 FROM partners_partneroffering AS o
+                  WHERE o.partner_id = s.partner_id AND o.service_id = %(service)s
+                    AND o.active
+                    AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint))
 ), earliest AS MATERIALIZED (
     -- Rank 1: the group of the earliest fitting start (the index walk stops there).
     SELECT id, partner_id, start, rating
@@ -196,10 +234,24 @@ SELECT {slot_columns}, {partner_columns},
           AND u.start > best.start - interval '1 day' AND u.start < best.start + interval '1 day'
           AND b.status = ANY(%(holding)s)
           AND (u.start AT TIME ZONE %(tz)s)::date = (best.start AT TIME ZONE %(tz)s)::date
-       ) AS day_bookings
+       ) AS day_bookings,
+       offer.variant_id, offer.price_minor, offer.currency
 FROM best
 JOIN partners_slot AS s ON s.id = best.id
 JOIN partners_partner AS p ON p.id = best.partner_id
+-- The partner's price of the job (of the variant if given): its cheapest bookable
+-- offering that fits the slot, else its cheapest one.
+LEFT JOIN LATERAL (
+    SELECT o.variant_id, o.price_minor, o.currency
+    FROM partners_partneroffering AS o
+    JOIN partners_servicevariant AS v ON v.id = o.variant_id
+    WHERE o.partner_id = s.partner_id AND o.service_id = %(service)s AND o.active
+      AND v.active  -- the service is active: the caller asks only for active ones
+      AND (%(variant)s::bigint IS NULL OR o.variant_id = %(variant)s::bigint)
+    ORDER BY v.duration_minutes * interval '1 minute' <= s."end" - s.start DESC,
+             o.price_minor, o.variant_id
+    LIMIT 1
+) AS offer ON true
 ORDER BY day_bookings, s.partner_id, s.id
 LIMIT 1
 """
@@ -226,6 +278,7 @@ def assignment_params(  # the parameters of ASSIGNMENT_SQL
         "city": city.pk,
         "service": service.pk,
         "minutes": variant.duration_minutes if variant is not None else None,
+        "variant": variant.pk if variant is not None else None,
         "now": now or timezone.now(),
         "start_from": start_from,
         "start_to": start_to,
@@ -243,8 +296,9 @@ def best_assignment(
     start_to: datetime | None = None,
     now: datetime | None = None,
 ) -> Slot | None:
-    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``
-    and ``slot.day_bookings``, or None; one query.
+    """The best partner's slot (rules: :func:`assignment_candidates`) with ``slot.partner``,
+    ``slot.day_bookings`` and the partner's price (``offer_variant_id``,
+    ``offer_price_minor``, ``offer_currency``), or None; one query.
 
     On PostgreSQL it runs ``ASSIGNMENT_SQL``: the walk of ``slot_open_city_start_idx``
     stops at the earliest fitting start, and of that start's slots only those of the
@@ -269,7 +323,7 @@ def best_assignment(
     slots, partners = len(_SLOT_FIELDS), len(_PARTNER_FIELDS)
     slot = Slot.from_db(connection.alias, _SLOT_FIELDS, row[:slots])
     slot.partner = Partner.from_db(connection.alias, _PARTNER_FIELDS, row[slots : slots + partners])
-    slot.day_bookings = row[-1]
+    slot.day_bookings, slot.offer_variant_id, slot.offer_price_minor, slot.offer_currency = row[-4:]
     return slot
 
 

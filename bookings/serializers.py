@@ -8,7 +8,7 @@ from bookings.models import Booking, BookingEvent, BookingStatus
 from common.fields import BoundedDateField, with_window_fields
 from common.rendering import render, render_many
 from partners.models import City, Partner, Service, ServiceVariant
-from partners.serializers import SlotSerializer
+from partners.serializers import SlotSerializer, rating_field
 
 
 def _check_window(attrs: dict) -> dict:
@@ -49,6 +49,8 @@ class AssignRequestSerializer(serializers.Serializer):
 
 
 class AssignedPartnerSerializer(serializers.ModelSerializer):
+    rating = rating_field()
+
     class Meta:
         model = Partner
         fields = ["id", "name", "rating", "city_id"]
@@ -62,6 +64,16 @@ class AssignmentSerializer(serializers.Serializer):
     day_bookings = serializers.IntegerField(
         help_text="Seat-holding bookings of the partner on the slot's day (city time zone)."
     )
+    variant_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The variant priced: the requested one, else the partner's cheapest "
+        "offered variant of the service that fits the slot (null: none is bookable now).",
+    )
+    price_minor = serializers.IntegerField(
+        allow_null=True,
+        help_text="The partner's price of that variant per seat, in minor units.",
+    )
+    currency = serializers.CharField(allow_null=True)
 
 
 # --- bookings -------------------------------------------------------------------------------
@@ -70,6 +82,12 @@ class AssignmentSerializer(serializers.Serializer):
 class RescheduleRequestSerializer(serializers.Serializer):
     slot_id = serializers.IntegerField(
         min_value=1, help_text="Another slot of the booking's partner."
+    )
+    seat_type = serializers.SlugField(
+        max_length=32,
+        required=False,
+        help_text="Seat type on the new slot; default the booking's own (if the new slot "
+        "has it, else its `standard` or only type).",
     )
 
 
@@ -117,6 +135,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "slot_id",
             "partner_id",
             "variant_id",
+            "seat_type",
             "quantity",
             "amount",
             "currency",

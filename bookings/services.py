@@ -17,6 +17,8 @@ from bookings import pending, seats
 from bookings.errors import (
     InvalidTransition,
     PartnerUnavailable,
+    SeatTypeNotFound,
+    SeatTypeRequired,
     SlotBlocked,
     SlotInPast,
     SlotNotFound,
@@ -29,18 +31,23 @@ from bookings.models import Booking, BookingStatus
 from bookings.signals import booking_created
 from bookings.transitions import record_event, take_seats, transition_booking
 from common.locking import lock
-from partners.models import ServiceVariant, Slot
+from partners.models import STANDARD_SEAT_TYPE, ServiceVariant, Slot, SlotSeatType
+from partners.selectors import bookable_offerings
 
 logger = logging.getLogger(__name__)
 
 
 def _offered_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
-    variant = ServiceVariant.objects.filter(
-        pk=variant_id,
-        active=True,
-        service__active=True,
-        service__partners=slot.partner_id,
-    ).first()
+    # ``offering``: the partner's active offering of it, whose price the booking takes.
+    offering = (
+        bookable_offerings()
+        .filter(partner_id=slot.partner_id, variant_id=variant_id)
+        .select_related("variant")
+        .first()
+    )
+    variant = offering.variant if offering is not None else None
+    if variant is not None:
+        variant.offering = offering
     if variant is None:
         raise VariantNotOffered(
             "The partner of this slot does not offer this service variant.",
@@ -50,7 +57,8 @@ def _offered_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
 
 
 def bookable_variant(*, slot: Slot, variant_id: int) -> ServiceVariant:
-    """The variant, if the slot's partner offers it and it fits in the slot.
+    """The variant, if the slot's partner offers it (an active offering, left on the
+    variant as ``variant.offering``) and it fits in the slot.
 
     Raises VariantNotOffered (400), or VariantDoesNotFit (400) when its
     ``duration_minutes`` is longer than the slot (``end - start``).
@@ -90,20 +98,50 @@ def check_bookable(*, slot: Slot, variant_id: int, now) -> ServiceVariant:
     return bookable_variant(slot=slot, variant_id=variant_id)
 
 
-def _checked_slot(*, slot_id: int, variant_id: int, now) -> tuple[Slot, ServiceVariant]:
-    """The slot and variant when the rules allow booking them, else the first rule broken,
-    as its error (the order of the checks is the order of the errors)."""
+def seat_type_of(*, slot_id: int, code: str | None) -> SlotSeatType:
+    """The slot's seat type ``code``; without a code its ``standard`` type, or its only
+    one. Raises SeatTypeNotFound (400) for a code the slot does not have, SeatTypeRequired
+    (400) when no code is given and the slot has several types and none is standard."""
+    seat_types = list(SlotSeatType.objects.filter(slot_id=slot_id))
+    if code is not None:
+        chosen = [seat for seat in seat_types if seat.code == code]
+    elif len(seat_types) == 1:
+        chosen = seat_types
+    else:
+        chosen = [seat for seat in seat_types if seat.code == STANDARD_SEAT_TYPE]
+    if chosen:
+        return chosen[0]
+    codes = ", ".join(seat.code for seat in seat_types)
+    if code is None:
+        raise SeatTypeRequired(
+            f"The slot has several seat types ({codes}): choose one.",
+            errors={"seat_type": [f"One of: {codes}."]},
+        )
+    raise SeatTypeNotFound(
+        f"The slot has no seat type {code!r} (it has {codes}).",
+        errors={"seat_type": [f"One of: {codes}."]},
+    )
+
+
+def _checked_slot(
+    *, slot_id: int, variant_id: int, now, seat_type: str | None = None
+) -> tuple[Slot, ServiceVariant, SlotSeatType]:
+    """The slot, variant and seat type when the rules allow booking them, else the first
+    rule broken, as its error (the order of the checks is the order of the errors)."""
     slot = Slot.objects.select_related("partner").filter(pk=slot_id).first()
     if slot is None:
         raise SlotNotFound(errors={"slot_id": ["No such slot."]})
-    return slot, check_bookable(slot=slot, variant_id=variant_id, now=now)
+    variant = check_bookable(slot=slot, variant_id=variant_id, now=now)
+    return slot, variant, seat_type_of(slot_id=slot_id, code=seat_type)
 
 
 def _take_bookable_seats(
-    *, slot_id: int, variant_id: int, quantity: int, now
-) -> tuple[Slot, int, str]:
-    """Take the seats when every rule of :func:`book_slot` holds; returns the slot (as
-    updated), the variant's price and currency. Raises the first rule broken.
+    *, slot_id: int, variant_id: int, quantity: int, now, seat_type: str | None
+) -> tuple[Slot, int, str, str]:
+    """Take the seats of the seat type when every rule of :func:`book_slot` holds; returns
+    the slot (as updated), the price per seat (the seat type's own, else the partner's
+    offering of the variant), its currency and the seat type's code. Raises the first rule
+    broken.
 
     On PostgreSQL the happy path is one statement: the conditional seat UPDATE also checks
     the slot, its partner and the variant, and returns what the booking needs
@@ -114,17 +152,26 @@ def _take_bookable_seats(
     """
     if seats.one_statement_available():
         taken = seats.take_bookable_seats(
-            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
+            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now, seat_type=seat_type
         )
         if taken is not None:
             return taken
-        _checked_slot(slot_id=slot_id, variant_id=variant_id, now=now)
-        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
-    slot, variant = _checked_slot(slot_id=slot_id, variant_id=variant_id, now=now)
-    if not take_seats(slot_id=slot.pk, quantity=quantity):
-        raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
+        # The caller's transaction rolls back with the error (the slot's seats may be taken).
+        _checked_slot(slot_id=slot_id, variant_id=variant_id, now=now, seat_type=seat_type)
+        raise _no_room(quantity=quantity, seat_type=seat_type)
+    slot, variant, seat = _checked_slot(
+        slot_id=slot_id, variant_id=variant_id, now=now, seat_type=seat_type
+    )
+    if not take_seats(slot_id=slot.pk, quantity=quantity, seat_type=seat.code):
+        raise _no_room(quantity=quantity, seat_type=seat.code)
     slot.booked += quantity
-    return slot, variant.price_minor, variant.currency
+    price = seat.price_minor or variant.offering.price_minor
+    return slot, price, variant.offering.currency, seat.code
+
+
+def _no_room(*, quantity: int, seat_type: str | None) -> SlotUnavailable:
+    of_type = f" of type {seat_type}" if seat_type else ""
+    return SlotUnavailable(f"The slot does not have {quantity} free seat(s){of_type}.")
 
 
 def book_slot(
@@ -135,13 +182,15 @@ def book_slot(
     quantity: int = 1,
     enforce_pending_limit: bool = True,
     before_commit: Callable[[Booking], None] | None = None,
+    seat_type: str | None = None,
 ) -> Booking:
     """Hold ``quantity`` seats of a slot for ``customer`` and create the booking.
 
     One transaction: the seats are taken with a single conditional UPDATE, so concurrent
     callers can never oversell; the booking is created in PENDING_PAYMENT with
-    ``hold_expires_at = now + BOOKING_HOLD_MINUTES`` and amount = variant price x
-    quantity, and the timeline gets a ``created`` event;
+    ``hold_expires_at = now + BOOKING_HOLD_MINUTES`` and amount = the partner's price of
+    the variant now (its offering) x quantity, stored on the booking so later price
+    changes never touch it, and the timeline gets a ``created`` event;
     :data:`bookings.signals.booking_created` lets higher layers record, in the same
     transaction, what the booking is made under (refunds: its refund terms).
     ``before_commit(booking)``, when
@@ -156,8 +205,12 @@ def book_slot(
     (``enforce_pending_limit``; a waitlist offer, made by the system while the slot row
     is locked, is neither refused nor counted, so it never waits on the customer's count).
 
-    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit
-    (400), PartnerUnavailable / SlotBlocked / SlotUnavailable /
+    Seats are of one seat type of the slot (``seat_type``; None: ``standard``, or the
+    slot's only type), taken by the same statement, whose own price (if any) replaces
+    the offering's; the booking keeps the type.
+
+    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit /
+    SeatTypeNotFound / SeatTypeRequired (400), PartnerUnavailable / SlotBlocked / SlotUnavailable /
     TooManyPendingBookings (409). Nothing is written when it raises.
     """
     if quantity < 1:
@@ -166,8 +219,8 @@ def book_slot(
         now = timezone.now()
         if enforce_pending_limit:
             _count_pending(customer=customer)
-        slot, price_minor, currency = _take_bookable_seats(
-            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now
+        slot, price_minor, currency, seat_code = _take_bookable_seats(
+            slot_id=slot_id, variant_id=variant_id, quantity=quantity, now=now, seat_type=seat_type
         )
         booking = Booking.objects.create(
             customer=customer,
@@ -176,6 +229,7 @@ def book_slot(
             slot_end=slot.end,
             partner_id=slot.partner_id,
             variant_id=variant_id,
+            seat_type=seat_code,
             quantity=quantity,
             amount_minor=price_minor * quantity,
             currency=currency,
@@ -190,7 +244,12 @@ def book_slot(
             kind="created",
             actor=customer,
             reason="Booked by the customer.",
-            data={"quantity": quantity, "amount": booking.amount_minor, "currency": currency},
+            data={
+                "quantity": quantity,
+                "seat_type": seat_code,
+                "amount": booking.amount_minor,
+                "currency": currency,
+            },
         )
         # Higher layers record what the booking is made under (refunds: its terms).
         booking_created.send(sender=Booking, booking=booking)

@@ -24,7 +24,7 @@ from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.pending import remove_pending
 from bookings.signals import booking_moved, booking_status_changed
 from common.locking import lock
-from partners.models import Slot
+from partners.models import STANDARD_SEAT_TYPE, Slot, SlotSeatType
 
 # What the receivers of booking_status_changed / booking_moved read of the booking (the
 # messages' context: customer, service and variant, partner and its city's time zone,
@@ -106,7 +106,13 @@ def transition_booking(
     current = (
         lock(Booking.objects.filter(pk=booking_id))
         .values_list(
-            "status", "holds_seats", "slot_id", "quantity", "customer_id", "counts_as_pending"
+            "status",
+            "holds_seats",
+            "slot_id",
+            "quantity",
+            "customer_id",
+            "counts_as_pending",
+            "seat_type",
         )
         .first()
     )
@@ -114,7 +120,7 @@ def transition_booking(
         raise InvalidTransition(
             f"Booking cannot move to {to_status} from {current[0] if current else 'nowhere'}."
         )
-    previous_status, holds_seats, slot_id, quantity, customer_id, counted = current
+    previous_status, holds_seats, slot_id, quantity, customer_id, counted, seat_type = current
 
     updates: dict[str, Any] = {"status": to_status, **(extra_updates or {})}
     release = release_seats and holds_seats
@@ -127,7 +133,7 @@ def transition_booking(
     if previous_status == BookingStatus.PENDING_PAYMENT and counted:
         remove_pending(customer_id=customer_id)
     if release:
-        Slot.objects.filter(pk=slot_id).update(booked=F("booked") - quantity)
+        return_seats(slot_id=slot_id, quantity=quantity, seat_type=seat_type)
 
     record_event(
         booking_id=booking_id,
@@ -150,17 +156,34 @@ def transition_booking(
     return booking, previous_status
 
 
-def take_seats(*, slot_id: int, quantity: int) -> bool:
-    """Take ``quantity`` seats of an open slot; False when there is no room.
+def take_seats(*, slot_id: int, quantity: int, seat_type: str = STANDARD_SEAT_TYPE) -> bool:
+    """Take ``quantity`` seats of ``seat_type`` of an open slot; False when there is no
+    room (nothing changed then).
 
-    A single conditional UPDATE, so concurrent callers can never oversell; the
-    CHECK constraint ``booked <= capacity`` is the last line of defence.
+    Conditional UPDATEs, the slot's row first and then the seat type's (the order of every
+    seat writer), so concurrent callers can never oversell either; the CHECK constraints
+    ``booked <= capacity`` of both are the last line of defence.
     """
-    return (
-        Slot.objects.filter(pk=slot_id, blocked=False, booked__lte=F("capacity") - quantity).update(
-            booked=F("booked") + quantity
-        )
-        == 1
+    room = F("capacity") - quantity
+    taken = Slot.objects.filter(pk=slot_id, blocked=False, booked__lte=room).update(
+        booked=F("booked") + quantity
+    )
+    if not taken:
+        return False
+    seats = SlotSeatType.objects.filter(slot_id=slot_id, code=seat_type, booked__lte=room)
+    if seats.update(booked=F("booked") + quantity):
+        return True
+    # No room of that type: give the slot's seats back (its row stays ours until commit).
+    Slot.objects.filter(pk=slot_id).update(booked=F("booked") - quantity)
+    return False
+
+
+def return_seats(*, slot_id: int, quantity: int, seat_type: str) -> None:
+    """Give ``quantity`` seats of ``seat_type`` back to the slot (the slot's row first).
+    Call only for a booking that holds them, in the transaction that records it."""
+    Slot.objects.filter(pk=slot_id).update(booked=F("booked") - quantity)
+    SlotSeatType.objects.filter(slot_id=slot_id, code=seat_type).update(
+        booked=F("booked") - quantity
     )
 
 
@@ -177,6 +200,7 @@ def move_booking(
     extra_updates: dict[str, Any] | None = None,
     only_if: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
+    seat_type: str | None = None,
 ) -> tuple[Booking, Slot]:
     """Move a seat-holding booking in one of ``from_statuses`` to ``to_slot``; returns the
     refreshed booking and the slot it left.
@@ -194,29 +218,33 @@ def move_booking(
     Raises InvalidTransition (409) when the booking is in none of ``from_statuses``, holds
     no seats, or fails ``only_if``; SlotBlocked / SlotUnavailable (409) when ``to_slot``
     is blocked or has fewer free seats than the booking's quantity. Nothing changes then.
+
+    The booking keeps its seat type (``seat_type``: another one on ``to_slot``); the seats
+    are taken and released of the right type (:func:`take_seats`, :func:`return_seats`).
     """
     from_statuses = list(from_statuses)
     current = (
         lock(Booking.objects.filter(pk=booking_id))
-        .values_list("status", "holds_seats", "slot_id", "quantity", "partner_id")
+        .values_list("status", "holds_seats", "slot_id", "quantity", "partner_id", "seat_type")
         .first()
     )
     if current is None or current[0] not in from_statuses or not current[1]:
         raise InvalidTransition(
             f"Booking cannot be moved from {current[0] if current else 'nowhere'}."
         )
-    status, _holds, from_slot_id, quantity, from_partner_id = current
+    status, _holds, from_slot_id, quantity, from_partner_id, from_seat_type = current
+    to_seat_type = seat_type or from_seat_type
     if from_slot_id == to_slot.pk:
         raise ValueError("move_booking needs another slot")
 
     def take() -> None:
-        if not take_seats(slot_id=to_slot.pk, quantity=quantity):
+        if not take_seats(slot_id=to_slot.pk, quantity=quantity, seat_type=to_seat_type):
             if Slot.objects.filter(pk=to_slot.pk, blocked=True).exists():
                 raise SlotBlocked("The partner has blocked this slot.")
             raise SlotUnavailable(f"The slot does not have {quantity} free seat(s).")
 
     def release() -> None:
-        Slot.objects.filter(pk=from_slot_id).update(booked=F("booked") - quantity)
+        return_seats(slot_id=from_slot_id, quantity=quantity, seat_type=from_seat_type)
 
     for step in (take, release) if to_slot.pk < from_slot_id else (release, take):
         step()
@@ -228,6 +256,7 @@ def move_booking(
         partner_id=to_slot.partner_id,
         slot_start=to_slot.start,
         slot_end=to_slot.end,
+        seat_type=to_seat_type,
         assigned_staff=None,
         updated_at=timezone.now(),
         **(extra_updates or {}),

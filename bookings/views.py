@@ -32,10 +32,13 @@ class AssignPartnerView(APIView):
     @extend_schema(
         operation_id="partners_assign",
         summary="Best available partner and slot",
-        description="Among active, verified partners of the city offering the service, "
-        "the open slot (not blocked, a free seat, in the `from`/`to` window) that the job "
-        "fits in: `end - start` at least the `variant`'s `duration_minutes`, or without a "
-        "`variant` at least the service's shortest active variant. Ranking: earliest "
+        description="Among active, verified partners of the city with an active offering "
+        "of the `variant` (without one: of the service), the open slot (not blocked, a free "
+        "seat, in the `from`/`to` window) that the job fits in: `end - start` at least the "
+        "`variant`'s `duration_minutes`, or without a `variant` at least the service's "
+        "shortest active variant. The answer carries the partner's price (`variant_id`, "
+        "`price_minor`, `currency`; without a `variant` its cheapest offering of the service "
+        "that fits the slot). Ranking: earliest "
         "fitting slot, then partner rating (highest first), then fewest bookings of the "
         "partner that day (city time zone), then partner id, then slot id. "
         "No such slot: 404 `no_partner_available`.",
@@ -58,7 +61,14 @@ class AssignPartnerView(APIView):
             raise NoPartnerAvailable(
                 "No active, verified partner in this city has a free slot for this service."
             )
-        body = {"partner": slot.partner, "slot": slot, "day_bookings": slot.day_bookings}
+        body = {
+            "partner": slot.partner,
+            "slot": slot,
+            "day_bookings": slot.day_bookings,
+            "variant_id": slot.offer_variant_id,
+            "price_minor": slot.offer_price_minor,
+            "currency": slot.offer_currency,
+        }
         return Response(AssignmentSerializer(body).data)
 
 
@@ -186,6 +196,7 @@ class RescheduleView(APIView):
             customer=request.user,
             booking_id=booking_id,
             slot_id=data.validated_data["slot_id"],
+            seat_type=data.validated_data.get("seat_type"),
         )
         return Response(customer_booking_data(booking))
 

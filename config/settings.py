@@ -346,6 +346,9 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # An in-progress key older than this was left by a crashed worker; a retry may take it over.
 IDEMPOTENCY_STALE_CLAIM_SECONDS = env_int("IDEMPOTENCY_STALE_CLAIM_SECONDS", 300)
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "INR")
+# Highest price (minor units) a partner may set for an offering or a seat type; at most
+# 21474836 so that price x quantity (<= 100) fits the integer amount columns.
+OFFERING_MAX_PRICE_MINOR = min(env_int("OFFERING_MAX_PRICE_MINOR", 10_000_000), 21_474_836)
 # Base of absolute links (checkout pages, links in messages). Unset: the host and port of
 # the request being served, else http://127.0.0.1:<PORT> (common.links).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")

@@ -1,15 +1,27 @@
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import F, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from common.admin import without_bulk_delete
 from common.admin_time import in_zone
 from common.money import InvalidMoney, parse_money, to_major
 from partners import services
-from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+from partners.models import (
+    City,
+    Partner,
+    PartnerOffering,
+    Service,
+    ServiceVariant,
+    Slot,
+    SlotSeatType,
+    Staff,
+    validate_price_minor,
+)
 
 
 class ServicesFilter(admin.RelatedFieldListFilter):
@@ -26,14 +38,15 @@ class ServicesFilter(admin.RelatedFieldListFilter):
 
 @admin.register(City)
 class CityAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "time_zone")
+    list_display = ("name", "slug", "time_zone", "currency")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
 
-class ServiceVariantForm(forms.ModelForm):
-    """The price typed in major units of the variant's currency (``499.00``), stored exactly
-    in minor units (``common.money``); more decimals than the currency has are refused."""
+class PriceForm(forms.ModelForm):
+    """A ``price_minor`` typed in major units of its currency (``499.00``), stored exactly in
+    minor units (``common.money``); more decimals than the currency has are refused, and
+    the model's bounds (``validate_price_minor``) still apply."""
 
     price = forms.CharField(
         label="Price",
@@ -42,25 +55,43 @@ class ServiceVariantForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
     )
 
+    def price_currency(self, data: dict) -> str:
+        return data.get("currency") or self.instance.currency
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.price_minor is not None:
+            currency = self.price_currency({})
+            self.initial["price"] = str(to_major(self.instance.price_minor, currency))
+
+    def clean(self):
+        data = super().clean()
+        currency, price = self.price_currency(data), data.get("price")
+        if not price:
+            self.instance.price_minor = None
+            return data
+        try:
+            self.instance.price_minor = parse_money(price, currency)
+            validate_price_minor(self.instance.price_minor)
+        except InvalidMoney as exc:
+            self.add_error("price", str(exc))
+        except ValidationError as exc:
+            self.add_error("price", exc.messages[0])
+        return data
+
+
+class ServiceVariantForm(PriceForm):
     class Meta:
         model = ServiceVariant
         fields = ["name", "tier", "currency", "duration_minutes", "active"]
         widgets = {"currency": forms.TextInput(attrs={"size": 4})}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["price"] = str(to_major(self.instance.price_minor, self.instance.currency))
 
-    def clean(self):
-        data = super().clean()
-        currency, price = data.get("currency"), data.get("price")
-        if currency and price:
-            try:
-                self.instance.price_minor = parse_money(price, currency)
-            except InvalidMoney as exc:
-                self.add_error("price", str(exc))
-        return data
+class PartnerOfferingForm(PriceForm):
+    class Meta:
+        model = PartnerOffering
+        fields = ["variant", "currency", "active"]
+        widgets = {"currency": forms.TextInput(attrs={"size": 4})}
 
 
 class ServiceVariantInline(admin.TabularInline):
@@ -83,6 +114,18 @@ class ServiceAdmin(admin.ModelAdmin):
         return service.variants.count()
 
 
+class PartnerOfferingInline(admin.TabularInline):
+    """What the partner offers at which price; support may correct a price or switch an
+    offering off (existing bookings keep the price they were made at)."""
+
+    model = PartnerOffering
+    form = PartnerOfferingForm
+    extra = 0
+    fields = ("variant", "price", "currency", "active", "updated_at")
+    readonly_fields = ("updated_at",)
+    list_select_related = ("variant__service",)
+
+
 class StaffInline(admin.TabularInline):
     model = Staff
     extra = 0
@@ -92,13 +135,12 @@ class StaffInline(admin.TabularInline):
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ("name", "city", "user", "rating", "verified", "active", "created_at")
-    list_filter = ("city", "verified", "active", ("services", ServicesFilter))
+    list_filter = ("city", "verified", "active", ("offerings__variant__service", ServicesFilter))
     search_fields = ("name", "user__email", "city__name")
     list_select_related = ("city", "user")
     autocomplete_fields = ("user",)
-    filter_horizontal = ("services",)
     readonly_fields = ("created_at",)
-    inlines = [StaffInline]
+    inlines = [PartnerOfferingInline, StaffInline]
     # The actions change partners: a login that may only look (the Support group) gets none.
     actions = ["verify", "deactivate"]
 
@@ -169,9 +211,49 @@ class SlotAdminForm(forms.ModelForm):
         return data
 
 
+class SeatTypeForm(PriceForm):
+    """A seat type's own price is optional: empty means the partner's offering price."""
+
+    price = forms.CharField(
+        label="Own price",
+        max_length=24,
+        required=False,
+        help_text="In the city's currency; empty: the partner's price.",
+        widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
+    )
+
+    class Meta:
+        model = SlotSeatType
+        fields = ["code", "label", "capacity"]
+
+    def price_currency(self, data: dict) -> str:
+        slot = getattr(self.instance, "slot", None)
+        partner = getattr(slot, "partner", None) if slot is not None else None
+        return partner.city.price_currency if partner else settings.DEFAULT_CURRENCY
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data["capacity"]
+        if self.instance.pk and capacity is not None and capacity < self.instance.booked:
+            raise forms.ValidationError(f"{self.instance.booked} seats are already booked.")
+        return capacity
+
+
+class SlotSeatTypeInline(admin.TabularInline):
+    """The slot's kinds of seats; the slot's capacity is their sum. Seats booked are
+    inventory, changed only by bookings; a seat type is never deleted (bookings name it)."""
+
+    model = SlotSeatType
+    form = SeatTypeForm
+    extra = 0
+    fields = ("code", "label", "capacity", "booked", "price")
+    readonly_fields = ("booked",)
+    can_delete = False
+
+
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     form = SlotAdminForm
+    inlines = [SlotSeatTypeInline]
     list_display = ("id", "partner", "city_time", "seats", "available", "blocked")
     list_filter = (
         AvailabilityFilter,
@@ -218,12 +300,38 @@ class SlotAdmin(admin.ModelAdmin):
     def seats(self, slot: Slot) -> str:
         return f"{slot.booked} of {slot.capacity}"
 
+    def get_readonly_fields(self, request, obj=None):
+        # A slot of several seat types has their sum as capacity (edit them below).
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.seat_types.count() > 1:
+            return (*fields, "capacity")
+        return fields
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is not SlotSeatType:
+            return super().save_formset(request, form, formset, change)
+        slot = form.instance
+        for seat_form in formset.forms:
+            if not seat_form.has_changed() or not seat_form.is_valid():
+                continue
+            data = {name: seat_form.cleaned_data[name] for name in SeatTypeForm.Meta.fields}
+            data["price_minor"] = seat_form.instance.price_minor
+            if seat_form.instance.pk:
+                # Only the form's fields: ``booked`` moves with bookings meanwhile.
+                SlotSeatType.objects.filter(pk=seat_form.instance.pk).update(**data)
+            else:
+                SlotSeatType.objects.create(slot=slot, **data)
+        total = SlotSeatType.objects.filter(slot=slot).aggregate(total=Sum("capacity"))["total"]
+        Slot.objects.filter(pk=slot.pk).update(capacity=total)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return None
+
     def save_model(self, request, obj: Slot, form, change: bool) -> None:
         if change:
             # Write only the form's fields: a full save would also write the ``booked``
             # count read when the page was posted, undoing seats booked meanwhile. (A
             # capacity below seats booked meanwhile is still refused by the CHECK.)
-            obj.save(update_fields=SlotAdminForm.Meta.fields)
+            obj.save(update_fields=[f for f in SlotAdminForm.Meta.fields if f in form.cleaned_data])
         else:
             obj.save()
 

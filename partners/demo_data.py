@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from common.roles import Role
 from partners import services
-from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+from partners.models import City, Partner, PartnerOffering, Service, ServiceVariant, Slot, Staff
 
 DEMO_PASSWORD = "slotwise-demo"  # noqa: S105 - printed demo credential, embedded mode only
 CUSTOMER_EMAIL = "customer@example.com"
@@ -67,6 +67,12 @@ class DemoPartner:
     # As long as the longest variant of the partner's services, so every variant fits
     # every slot (a booking is refused when the variant takes longer than the slot).
     slot_minutes: int = 60
+    # The partner's prices, in percent of the catalog's list prices: each partner sets its
+    # own, so the demo partners of one service charge differently.
+    price_percent: int = 100
+    # Kinds of seats of each slot (code, label, capacity, own price or None); empty: one
+    # standard type of ``capacity``.
+    seat_types: tuple[services.SeatTypeSpec, ...] = ()
 
 
 PARTNERS = [
@@ -88,9 +94,20 @@ PARTNERS = [
         "4.20",
         ("Kiran Das",),
         slot_minutes=180,
+        price_percent=90,
     ),
+    # A studio class sells regular mats and a front row at its own price.
     DemoPartner(
-        "Flow Yoga Studio", "bengaluru", ("yoga-class",), "4.80", ("Meera Iyer",), capacity=12
+        "Flow Yoga Studio",
+        "bengaluru",
+        ("yoga-class",),
+        "4.80",
+        ("Meera Iyer",),
+        capacity=12,
+        seat_types=(
+            services.SeatTypeSpec("regular", 10, "Regular"),
+            services.SeatTypeSpec("front", 2, "Front row", 44900),
+        ),
     ),
     DemoPartner(
         "CoolBreeze AC Care",
@@ -99,6 +116,7 @@ PARTNERS = [
         "4.30",
         ("Imran Shaikh", "Joy D'Souza"),
         slot_minutes=90,
+        price_percent=95,
     ),
     DemoPartner(
         "Glow Salon at Home",
@@ -107,6 +125,7 @@ PARTNERS = [
         "4.50",
         ("Priya Nair", "Kavya Shah"),
         slot_minutes=90,
+        price_percent=105,
     ),
     DemoPartner(
         "Capital Cleaners",
@@ -115,9 +134,16 @@ PARTNERS = [
         "4.40",
         ("Amit Verma", "Neha Singh"),
         slot_minutes=180,
+        price_percent=110,
     ),
     DemoPartner(
-        "Sunrise Yoga Delhi", "delhi", ("yoga-class",), "4.70", ("Rohit Malhotra",), capacity=8
+        "Sunrise Yoga Delhi",
+        "delhi",
+        ("yoga-class",),
+        "4.70",
+        ("Rohit Malhotra",),
+        capacity=8,
+        price_percent=85,
     ),
 ]
 
@@ -197,7 +223,15 @@ def ensure_partner(
             "user": users.get(spec.user_email) if spec.user_email else None,
         },
     )
-    partner.services.set([catalog[slug] for slug in spec.services])
+    for slug in spec.services:
+        for variant in catalog[slug].variants.all():
+            # Whole rupees: the list price scaled by the partner's percent.
+            price = variant.price_minor * spec.price_percent // 100 // 100 * 100
+            PartnerOffering.objects.update_or_create(
+                partner=partner,
+                variant=variant,
+                defaults={"price_minor": price, "currency": variant.currency, "active": True},
+            )
     for number, staff_name in enumerate(spec.staff, start=1):
         Staff.objects.get_or_create(
             partner=partner,
@@ -207,7 +241,14 @@ def ensure_partner(
     return partner
 
 
-def ensure_week_of_slots(partner: Partner, *, capacity: int, minutes: int = 60, today=None) -> int:
+def ensure_week_of_slots(
+    partner: Partner,
+    *,
+    capacity: int,
+    minutes: int = 60,
+    today=None,
+    seat_types: tuple[services.SeatTypeSpec, ...] = (),
+) -> int:
     """Slots of ``minutes`` from DAY_START to DAY_END, for the next ``SLOT_DAYS`` days from
     tomorrow (city time); returns how many were created.
 
@@ -222,7 +263,7 @@ def ensure_week_of_slots(partner: Partner, *, capacity: int, minutes: int = 60, 
         date = today + timedelta(days=day)
         start = datetime.combine(date, DAY_START, tzinfo=tz)
         while start + length <= datetime.combine(date, DAY_END, tzinfo=tz):
-            wanted.append(services.SlotSpec(start, start + length, capacity))
+            wanted.append(services.SlotSpec(start, start + length, capacity, seat_types))
             start += length
     existing = list(
         Slot.objects.filter(
@@ -247,7 +288,7 @@ def load_demo_data(*, stdout) -> None:
     for spec in PARTNERS:
         partner = ensure_partner(spec, cities=cities, catalog=catalog, users=users)
         created_slots += ensure_week_of_slots(
-            partner, capacity=spec.capacity, minutes=spec.slot_minutes
+            partner, capacity=spec.capacity, minutes=spec.slot_minutes, seat_types=spec.seat_types
         )
     stdout.write(
         f"Catalog: {len(cities)} cities, {len(catalog)} services, {len(PARTNERS)} partners, "

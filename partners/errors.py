@@ -31,3 +31,21 @@ class PartnerNotFound(NotFound):
 
 
 CONSTRAINT_ERRORS["slot_no_overlap"] = SlotOverlap
+
+
+class OfferingNotFound(NotFound):
+    code = "offering_not_found"
+    title = "No such offering"
+
+
+class OfferingExists(Conflict):
+    code = "offering_exists"
+    title = "The partner already offers this variant"
+
+
+class InvalidPrice(InvalidRequest):
+    code = "invalid_price"
+    title = "Invalid price"
+
+
+CONSTRAINT_ERRORS["offering_unique_variant"] = OfferingExists

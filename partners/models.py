@@ -24,6 +24,17 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def validate_price_minor(value: int) -> None:
+    # Prices are minor units above zero and below OFFERING_MAX_PRICE_MINOR, which also keeps
+    # price x quantity (at most 100) inside the integer columns of bookings and payments.
+    if not 0 < value <= settings.OFFERING_MAX_PRICE_MINOR:
+        raise ValidationError(
+            "Must be between 1 and %(max)s (minor units).",
+            code="invalid_price",
+            params={"max": settings.OFFERING_MAX_PRICE_MINOR},
+        )
+
+
 class City(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
@@ -32,6 +43,8 @@ class City(models.Model):
         validators=[validate_time_zone],
         help_text="IANA time zone, e.g. Asia/Kolkata",
     )
+    # Currency of the partners' prices in this city; empty: settings.DEFAULT_CURRENCY.
+    currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -39,6 +52,10 @@ class City(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def price_currency(self) -> str:
+        return self.currency or settings.DEFAULT_CURRENCY
 
 
 class Service(models.Model):
@@ -55,7 +72,9 @@ class Service(models.Model):
 
 
 class ServiceVariant(models.Model):
-    """A priced tier of a service (Basic/Premium/Express). Money in minor units."""
+    """A tier of a service in the platform's catalog (Basic/Premium/Express), with its
+    duration and list price (minor units). What a customer pays is the price of the
+    partner's :class:`PartnerOffering` of it."""
 
     class Tier(models.TextChoices):
         BASIC = "basic", "Basic"
@@ -65,7 +84,9 @@ class ServiceVariant(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(max_length=120)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.BASIC)
-    price_minor = models.PositiveIntegerField(help_text="Price in minor units (paise, cents).")
+    price_minor = models.PositiveIntegerField(
+        help_text="List price in minor units (paise, cents); partners set their own."
+    )
     currency = models.CharField(max_length=3, default="INR")
     duration_minutes = models.PositiveIntegerField(default=60)
     active = models.BooleanField(default=True)
@@ -95,7 +116,6 @@ class Partner(models.Model):
     )
     name = models.CharField(max_length=150)
     city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="partners")
-    services = models.ManyToManyField(Service, related_name="partners", blank=True)
     rating = models.DecimalField(max_digits=3, decimal_places=2, default=0)
     verified = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
@@ -126,6 +146,54 @@ class Partner(models.Model):
             Slot.objects.filter(partner_id=self.pk).exclude(city_id=self.city_id).update(
                 city_id=self.city_id
             )
+
+
+class PartnerOffering(models.Model):
+    """A catalog variant a partner offers, at the partner's own price (minor units).
+
+    A booking copies the price at booking time (``Booking.amount_minor``), so changing or
+    deactivating an offering never touches existing bookings; an inactive offering takes
+    no new bookings.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="offerings")
+    variant = models.ForeignKey(ServiceVariant, on_delete=models.PROTECT, related_name="offerings")
+    # The variant's service, copied (save() keeps it; a variant never changes service) so
+    # that "does the partner offer the service" is one probe of offering_partner_service_idx
+    # for every slot the assignment walks, as cheap as the partner-services table it replaced.
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False
+    )
+    price_minor = models.PositiveIntegerField(
+        validators=[validate_price_minor], help_text="Price in minor units (paise, cents)."
+    )
+    currency = models.CharField(max_length=3)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["partner_id", "variant_id"]
+        constraints = [
+            # Also the index of "does the partner offer this variant" (booking, assignment).
+            models.UniqueConstraint(fields=["partner", "variant"], name="offering_unique_variant"),
+            models.CheckConstraint(condition=Q(price_minor__gt=0), name="offering_price_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "service"],
+                name="offering_partner_service_idx",
+                condition=Q(active=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} – {self.variant}"
+
+    def save(self, *args, **kwargs):
+        if self.variant_id is not None:
+            self.service_id = self.variant.service_id
+        super().save(*args, **kwargs)
 
 
 class Staff(models.Model):
@@ -200,8 +268,84 @@ class Slot(models.Model):
     def save(self, *args, **kwargs):
         if self.city_id is None and self.partner_id is not None:
             self.city_id = self.partner.city_id
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if not adding and (update_fields is None or "capacity" in update_fields):
+            # A slot of one seat type (the admin's plain capacity field): the type follows.
+            # With several, the capacity is their sum and they are edited one by one.
+            seat_types = SlotSeatType.objects.filter(slot_id=self.pk)
+            if seat_types.count() == 1:
+                seat_types.update(capacity=self.capacity)
+        if adding:
+            # A slot saved one by one (the admin) holds its seats as one ``standard`` type;
+            # partners.services.create_slots writes the seat types it is given.
+            SlotSeatType.objects.create(
+                slot=self,
+                code=STANDARD_SEAT_TYPE,
+                label="Standard",
+                capacity=self.capacity,
+                booked=self.booked,
+            )
 
     @property
     def available(self) -> int:
         return 0 if self.blocked else max(self.capacity - self.booked, 0)
+
+
+STANDARD_SEAT_TYPE = "standard"
+
+
+class SlotSeatType(models.Model):
+    """One kind of seat of a slot (regular, front row, VIP...), with its own inventory.
+
+    The slot's ``capacity`` and ``booked`` are the sums over its seat types: every writer
+    changes a seat type's ``booked`` and the slot's in one transaction, the slot row
+    first (the order all seat writers keep, so they queue instead of deadlocking). A slot
+    created without seat types has one, ``standard``, holding its capacity. ``price_minor``
+    overrides the price of the partner's offering for these seats (null: the offering's).
+    """
+
+    # No index of its own: seat_type_unique_code (slot, code) serves the slot's look-ups.
+    slot = models.ForeignKey(
+        Slot, on_delete=models.CASCADE, related_name="seat_types", db_index=False
+    )
+    code = models.SlugField(max_length=32, db_index=False)
+    label = models.CharField(max_length=64, blank=True)
+    capacity = models.PositiveIntegerField()
+    booked = models.PositiveIntegerField(default=0)
+    price_minor = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[validate_price_minor],
+        help_text="Price per seat in minor units; empty: the partner's offering price.",
+    )
+
+    class Meta:
+        ordering = ["slot_id", "id"]
+        constraints = [
+            # Also the index of the seat take (slot, code).
+            models.UniqueConstraint(fields=["slot", "code"], name="seat_type_unique_code"),
+            models.CheckConstraint(
+                condition=Q(booked__gte=0) & Q(booked__lte=F("capacity")),
+                name="seat_type_booked_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1), name="seat_type_capacity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(price_minor__isnull=True) | Q(price_minor__gt=0),
+                name="seat_type_price_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slot_id}/{self.code}"
+
+    @property
+    def available(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.code.replace("-", " ").replace("_", " ").capitalize()

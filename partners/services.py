@@ -8,13 +8,21 @@ from operator import or_
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from common.constraints import violated_exclusion
 from common.locking import lock
 from partners.errors import InvalidSlotWindow, SlotNotFound, SlotOverlap, StaffNotFound
-from partners.models import Partner, Slot, Staff
+from partners.models import STANDARD_SEAT_TYPE, Partner, Slot, SlotSeatType, Staff
+
+
+@dataclass(frozen=True)
+class SeatTypeSpec:
+    code: str
+    capacity: int
+    label: str = ""
+    price_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,16 @@ class SlotSpec:
     start: datetime
     end: datetime
     capacity: int = 1
+    # Empty: one ``standard`` seat type holding ``capacity``; else the slot's capacity is
+    # the sum of theirs.
+    seat_types: tuple[SeatTypeSpec, ...] = ()
+
+    def seat_type_specs(self) -> tuple[SeatTypeSpec, ...]:
+        return self.seat_types or (SeatTypeSpec(STANDARD_SEAT_TYPE, self.capacity, "Standard"),)
+
+    @property
+    def total_capacity(self) -> int:
+        return sum(seat.capacity for seat in self.seat_type_specs())
 
 
 def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -43,8 +61,10 @@ def _check_windows(specs: Sequence[SlotSpec]) -> None:
             errors[str(index)] = {"start": [f"Must be at most {days} days ahead."]}
         elif spec.end > horizon:
             errors[str(index)] = {"end": [f"Must be at most {days} days ahead."]}
-        elif spec.capacity < 1:
+        elif spec.total_capacity < 1 or any(s.capacity < 1 for s in spec.seat_type_specs()):
             errors[str(index)] = {"capacity": ["Must be at least 1."]}
+        elif len({seat.code for seat in spec.seat_type_specs()}) != len(spec.seat_type_specs()):
+            errors[str(index)] = {"seat_types": ["Seat type codes must be unique."]}
     if errors:
         raise InvalidSlotWindow("Some slots have an invalid time window.", errors={"slots": errors})
 
@@ -77,7 +97,8 @@ def _conflicts_with_existing(
 
 @transaction.atomic
 def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
-    """Create all ``specs`` as slots of the partner, or none of them.
+    """Create all ``specs`` as slots of the partner, or none of them, each with its seat
+    types (one ``standard`` type holding the capacity when none is given).
 
     Guarantees: atomic; every slot ends after it starts, starts in the future and ends at
     most ``SLOT_MAX_DAYS_AHEAD`` days from now (``InvalidSlotWindow``, 400); no two of the
@@ -103,10 +124,22 @@ def create_slots(*, partner_id: int, specs: Sequence[SlotSpec]) -> list[Slot]:
                     city_id=city_id,  # copied for the assignment's index (Slot.city)
                     start=spec.start,
                     end=spec.end,
-                    capacity=spec.capacity,
+                    capacity=spec.total_capacity,
                 )
                 for spec in specs
             )
+            SlotSeatType.objects.bulk_create(
+                SlotSeatType(
+                    slot=slot,
+                    code=seat.code,
+                    label=seat.label,
+                    capacity=seat.capacity,
+                    price_minor=seat.price_minor,
+                )
+                for slot, spec in zip(created, specs, strict=True)
+                for seat in spec.seat_type_specs()
+            )
+            prefetch_related_objects(created, "seat_types")  # for the 201, one query
             if connection.vendor != "postgresql":
                 # No exclusion constraint without PostgreSQL (the embedded SQLite default,
                 # whose writers are serialised): the same rule as a query.

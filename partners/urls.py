@@ -24,6 +24,12 @@ urlpatterns = [
         views.ProviderSlotUnblockView.as_view(),
         name="provider-slot-unblock",
     ),
+    path("provider/offerings", views.ProviderOfferingsView.as_view(), name="provider-offerings"),
+    path(
+        "provider/offerings/<int:pk>",
+        views.ProviderOfferingDetailView.as_view(),
+        name="provider-offering-detail",
+    ),
     path("provider/staff", views.ProviderStaffView.as_view(), name="provider-staff"),
     path(
         "provider/staff/<int:pk>",

@@ -8,12 +8,15 @@ from rest_framework.views import APIView
 
 from common.idempotency import idempotent
 from common.permissions import IsPartner
-from partners import selectors, services
-from partners.errors import PartnerNotFound, SlotNotFound, StaffNotFound
+from partners import offerings, selectors, services
+from partners.errors import OfferingNotFound, PartnerNotFound, SlotNotFound, StaffNotFound
 from partners.serializers import (
     CitySerializer,
+    OfferingCreateSerializer,
+    OfferingUpdateSerializer,
     PartnerListQuerySerializer,
     PartnerSerializer,
+    ProviderOfferingSerializer,
     ProviderSlotQuerySerializer,
     PublicSlotQuerySerializer,
     ServiceSerializer,
@@ -74,7 +77,7 @@ class PartnerListView(generics.ListAPIView):
         if query.get("city"):
             partners = partners.filter(city=query["city"])
         if query.get("service"):
-            partners = partners.filter(services=query["service"])
+            partners = partners.filter(selectors.offering_service(query["service"]))
         return partners.order_by("-rating", "id")
 
 
@@ -162,7 +165,17 @@ class ProviderSlotsView(generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = SlotBulkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        specs = [services.SlotSpec(**item) for item in serializer.validated_data["slots"]]
+        specs = [
+            services.SlotSpec(
+                start=item["start"],
+                end=item["end"],
+                capacity=item["capacity"],
+                seat_types=tuple(
+                    services.SeatTypeSpec(**seat) for seat in item.get("seat_types") or ()
+                ),
+            )
+            for item in serializer.validated_data["slots"]
+        ]
         slots = services.create_slots(partner_id=request.user.partner.pk, specs=specs)
         return Response(
             {"slots": SlotSerializer(slots, many=True).data}, status=status.HTTP_201_CREATED
@@ -275,4 +288,88 @@ class ProviderStaffDetailView(APIView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         services.update_staff(partner_id=request.user.partner.pk, staff_id=pk, active=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderOfferingsView(generics.GenericAPIView):
+    permission_classes = [IsPartner]
+    serializer_class = ProviderOfferingSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["provider"],
+        summary="The partner's offerings (variants it sells, at its prices)",
+        responses=ProviderOfferingSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        mine = selectors.partner_offerings(partner_id=request.user.partner.pk)
+        page = self.paginate_queryset(mine)
+        return self.get_paginated_response(ProviderOfferingSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Offer a catalog variant at your price",
+        description=(
+            "The currency is the city's (else the platform default). A price outside "
+            "1..`OFFERING_MAX_PRICE_MINOR` is 400 `invalid_price`; a variant already "
+            "offered is 409 `offering_exists` (PATCH it instead)."
+        ),
+        request=OfferingCreateSerializer,
+        responses={201: ProviderOfferingSerializer},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = OfferingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        offering = offerings.create_offering(
+            partner_id=request.user.partner.pk,
+            variant_id=data["variant_id"].pk,
+            price_minor=data["price_minor"],
+            active=data["active"],
+        )
+        offering = selectors.partner_offerings(partner_id=offering.partner_id).get(pk=offering.pk)
+        return Response(ProviderOfferingSerializer(offering).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderOfferingDetailView(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["provider"],
+        summary="One of the partner's offerings",
+        responses=ProviderOfferingSerializer,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        mine = selectors.partner_offerings(partner_id=request.user.partner.pk)
+        offering = mine.filter(pk=pk).first()
+        if offering is None:
+            raise OfferingNotFound()
+        return Response(ProviderOfferingSerializer(offering).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Change an offering's price or active flag",
+        description="Existing bookings keep the amount they were made at.",
+        request=OfferingUpdateSerializer,
+        responses=ProviderOfferingSerializer,
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        serializer = OfferingUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        offering = offerings.update_offering(
+            partner_id=request.user.partner.pk, offering_id=pk, **serializer.validated_data
+        )
+        return Response(ProviderOfferingSerializer(offering).data)
+
+    @extend_schema(
+        tags=["provider"],
+        summary="Stop offering a variant (kept, inactive, for its bookings)",
+        description=(
+            "Existing bookings stay; new bookings of the variant are 400 `variant_not_offered`."
+        ),
+        responses={204: None},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        offerings.update_offering(partner_id=request.user.partner.pk, offering_id=pk, active=False)
         return Response(status=status.HTTP_204_NO_CONTENT)

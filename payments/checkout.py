@@ -24,11 +24,13 @@ def place_booking(
     slot_id: int,
     variant_id: int,
     quantity: int,
+    seat_type: str | None = None,
     gateway: str | None = None,
     record_pending: BookingHook | None = None,
     record_placed: BookingHook | None = None,
 ) -> Booking:
-    """Book ``quantity`` seats of a slot for ``customer`` and start the booking's payment.
+    """Book ``quantity`` seats (of ``seat_type``) of a slot for ``customer`` and start the
+    booking's payment.
 
     A gateway whose orders are made locally (the sandbox) gets its payment stored in the
     booking's own transaction: one commit. Any other creates its order over HTTP, and no
@@ -64,6 +66,7 @@ def place_booking(
             slot_id=slot_id,
             variant_id=variant_id,
             quantity=quantity,
+            seat_type=seat_type,
             before_commit=store_payment,
         )
 
@@ -72,6 +75,7 @@ def place_booking(
         slot_id=slot_id,
         variant_id=variant_id,
         quantity=quantity,
+        seat_type=seat_type,
         before_commit=record_pending,
     )
     try:

@@ -60,6 +60,12 @@ class BookingCreateSerializer(serializers.Serializer):
         "`variant_does_not_fit`).",
     )
     quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    seat_type = serializers.SlugField(
+        max_length=32,
+        required=False,
+        help_text="The slot's seat type (`seat_types[].code`); default `standard`, or the "
+        "slot's only type (else 400 `seat_type_required`; unknown: `seat_type_not_found`).",
+    )
     gateway = serializers.ChoiceField(
         choices=Gateway.choices,
         required=False,

@@ -241,7 +241,8 @@ def record_capture(
     if booking.status in LATE_CAPTURE_STATUSES:
         extra: dict = {}
         if not booking.holds_seats:
-            if take_seats(slot_id=booking.slot_id, quantity=booking.quantity):
+            seats = {"quantity": booking.quantity, "seat_type": booking.seat_type}
+            if take_seats(slot_id=booking.slot_id, **seats):
                 extra = {"holds_seats": True}
             else:
                 return _refund_late_capture(

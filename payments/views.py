@@ -45,7 +45,10 @@ class CheckoutViewSet(BookingViewSet):
     @extend_schema(
         summary="Book a slot (hold seats, start the payment)",
         description="Takes `quantity` seats of the slot and holds them for "
-        "`BOOKING_HOLD_MINUTES` in PENDING_PAYMENT; amount = variant price x quantity. "
+        "`BOOKING_HOLD_MINUTES` in PENDING_PAYMENT; amount = the partner's price of the "
+        "variant (or the seat type's own price) x quantity, fixed at booking. "
+        "Seats are of one `seat_type` of the slot (400 `seat_type_not_found`, "
+        "`seat_type_required`). "
         "Errors: 404 `slot_not_found`; 400 `slot_in_past`, `variant_not_offered` (the "
         "slot's partner does not offer the variant), `variant_does_not_fit` (the variant's "
         "`duration_minutes` is longer than the slot, `end - start`); 409 "
@@ -88,6 +91,7 @@ class CheckoutViewSet(BookingViewSet):
             slot_id=data["slot_id"],
             variant_id=data["variant_id"],
             quantity=data["quantity"],
+            seat_type=data.get("seat_type"),
             gateway=data.get("gateway"),
             record_pending=record_pending,
             record_placed=record_placed,

@@ -28,7 +28,8 @@ def variant(service):
 
 
 @pytest.fixture
-def partner(city, service):
+def partner(city, service, variant):
+    # Offers the service's variants (``variant`` at its list price).
     return PartnerFactory(city=city, services=[service])
 
 

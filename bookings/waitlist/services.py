@@ -17,14 +17,17 @@ line), cancelled -> cancelled.
 from __future__ import annotations
 
 import logging
+from functools import reduce
+from operator import or_
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bookings.errors import (
     AlreadyWaitlisted,
     NotWaiting,
+    SeatTypeNotFound,
     SlotHasRoom,
     SlotNotFound,
     SlotUnavailable,
@@ -33,23 +36,27 @@ from bookings.errors import (
     WaitlistEntryNotFound,
 )
 from bookings.models import Booking, WaitlistEntry, WaitlistStatus
-from bookings.services import book_slot, check_bookable
+from bookings.services import book_slot, check_bookable, seat_type_of
 from bookings.transitions import record_event
 from common.locking import lock
-from partners.models import Slot
+from partners.models import Slot, SlotSeatType
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1) -> WaitlistEntry:
-    """Put ``customer`` in line for ``quantity`` seats of a full slot.
+def join_waitlist(
+    *, customer, slot_id: int, variant_id: int, quantity: int = 1, seat_type: str | None = None
+) -> WaitlistEntry:
+    """Put ``customer`` in line for ``quantity`` seats of a seat type of a full slot (the
+    line is per seat type; ``seat_type`` None: ``standard``, or the slot's only type).
 
     The slot row is locked while the rule "no room for ``quantity``" is checked and
     the entry inserted, so a release that commits meanwhile either happens first
     (-> SlotHasRoom) or sees the new entry and promotes it.
 
-    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit (400),
+    Raises SlotNotFound (404), SlotInPast / VariantNotOffered / VariantDoesNotFit /
+    SeatTypeNotFound / SeatTypeRequired (400),
     PartnerUnavailable / SlotBlocked (409), SlotHasRoom (409) when the seats can be
     booked now, AlreadyWaitlisted (409) when the customer has a waiting or offered entry
     on the slot. Nothing is written when it raises.
@@ -60,12 +67,17 @@ def join_waitlist(*, customer, slot_id: int, variant_id: int, quantity: int = 1)
     if slot is None:
         raise SlotNotFound(errors={"slot_id": ["No such slot."]})
     variant = check_bookable(slot=slot, variant_id=variant_id, now=timezone.now())
-    if slot.capacity - slot.booked >= quantity:
-        raise SlotHasRoom(f"The slot has {quantity} free seat(s): book it instead.")
+    seat = seat_type_of(slot_id=slot.pk, code=seat_type)  # read under the slot's lock
+    if seat.capacity - seat.booked >= quantity:
+        raise SlotHasRoom(f"The slot has {quantity} free {seat.code} seat(s): book it instead.")
     try:
         with transaction.atomic():  # savepoint: the unique violation must not poison ours
             return WaitlistEntry.objects.create(
-                slot=slot, customer=customer, variant=variant, quantity=quantity
+                slot=slot,
+                customer=customer,
+                variant=variant,
+                quantity=quantity,
+                seat_type=seat.code,
             )
     except IntegrityError:
         raise AlreadyWaitlisted(
@@ -98,7 +110,8 @@ def leave_waitlist(*, customer, entry_id: int) -> WaitlistEntry:
 
 @transaction.atomic
 def promote_waitlist(*, slot_id: int) -> list[int]:
-    """Offer the free seats of a slot to the first waiting entries whose quantity fits.
+    """Offer the free seats of a slot to the first waiting entries whose quantity fits
+    the free seats of their seat type (the line is per seat type).
 
     Guarantees: the slot row is locked for the whole promotion, so concurrent
     promotions of one slot run one after the other and never offer one entry twice;
@@ -119,19 +132,24 @@ def promote_waitlist(*, slot_id: int) -> list[int]:
         return []
     if slot.blocked or not (slot.partner.active and slot.partner.verified):
         return []
-    free = slot.capacity - slot.booked
-    if free <= 0:
-        return []
+    # Free seats per seat type (exact: every seat writer takes the slot's row first).
+    free = {
+        code: capacity - booked
+        for code, capacity, booked in SlotSeatType.objects.filter(slot_id=slot_id).values_list(
+            "code", "capacity", "booked"
+        )
+    }
     offered: list[int] = []
     passed: list[int] = []  # entries whose variant is gone (expired by _offer_booking)
-    while free > 0:
-        # The first waiting entry that fits; skip_locked: an entry being left right now
-        # is passed over rather than waited for.
+    while any(seats > 0 for seats in free.values()):
+        fits = reduce(
+            or_,
+            (Q(seat_type=code, quantity__lte=seats) for code, seats in free.items() if seats > 0),
+        )
+        # The first waiting entry that fits its type; skip_locked: an entry being left
+        # right now is passed over rather than waited for.
         entry = (
-            lock(
-                waiting.filter(quantity__lte=free).exclude(pk__in=passed),
-                skip_locked=True,
-            )
+            lock(waiting.filter(fits).exclude(pk__in=passed), skip_locked=True)
             .select_related("customer")
             .order_by("id")
             .first()
@@ -143,7 +161,7 @@ def promote_waitlist(*, slot_id: int) -> list[int]:
             passed.append(entry.pk)
             continue
         offered.append(booking.pk)
-        free -= entry.quantity
+        free[entry.seat_type] -= entry.quantity
     return offered
 
 
@@ -154,12 +172,13 @@ def _offer_booking(*, entry: WaitlistEntry, now) -> Booking | None:
             slot_id=entry.slot_id,
             variant_id=entry.variant_id,
             quantity=entry.quantity,
+            seat_type=entry.seat_type,
             # An offer the customer waited for: not refused by the unpaid cap, and not
             # counted, so the customer's count is never locked while the slot row is
             # (book_slot takes the count before the slot).
             enforce_pending_limit=False,
         )
-    except (VariantNotOffered, VariantDoesNotFit):
+    except (VariantNotOffered, VariantDoesNotFit, SeatTypeNotFound):
         WaitlistEntry.objects.filter(pk=entry.pk).update(
             status=WaitlistStatus.EXPIRED, updated_at=now
         )

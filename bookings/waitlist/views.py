@@ -21,6 +21,12 @@ from common.problems import PROBLEM
 class WaitlistJoinSerializer(serializers.Serializer):
     variant_id = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    seat_type = serializers.SlugField(
+        max_length=32,
+        required=False,
+        help_text="The seat type to wait for (`seat_types[].code`); default `standard`, or the "
+        "slot's only type (else 400 `seat_type_required`; unknown: `seat_type_not_found`).",
+    )
 
 
 class WaitlistEntrySerializer(serializers.ModelSerializer):
@@ -45,6 +51,7 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
             "slot_id",
             "slot_start",
             "variant_id",
+            "seat_type",
             "quantity",
             "status",
             "position",
@@ -71,9 +78,10 @@ class SlotWaitlistView(APIView):
         operation_id="slots_waitlist_join",
         summary="Join the waitlist of a full slot",
         description=(
-            "Only when the slot has fewer free seats than `quantity` (else 409 "
-            "`slot_has_room`: book it). When seats come free the first waiting entries "
-            "whose quantity fits get a PENDING_PAYMENT booking held for "
+            "Only when the slot's `seat_type` has fewer free seats than `quantity` (else "
+            "409 `slot_has_room`: book it). The line is per seat type: when seats of a "
+            "type come free the first entries waiting for it whose quantity fits get a "
+            "PENDING_PAYMENT booking held for "
             "BOOKING_HOLD_MINUTES, a payment and a message with the checkout link; an "
             "unpaid offer expires and passes to the next in line."
         ),
@@ -97,6 +105,7 @@ class SlotWaitlistView(APIView):
             slot_id=slot_id,
             variant_id=serializer.validated_data["variant_id"],
             quantity=serializer.validated_data["quantity"],
+            seat_type=serializer.validated_data.get("seat_type"),
         )
         entry = _entry(customer=request.user, entry_id=entry.pk)
         return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

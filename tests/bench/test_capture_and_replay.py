@@ -75,9 +75,9 @@ def test_capture_counts_every_statement_and_each_commit(booked):
 
     assert explicit >= 1
     assert captured.commits == explicit + len(autocommitted)
-    take_seats = [
-        s for s in captured.statements if " ".join(s.sql.split()).startswith("UPDATE partners_slot")
-    ]
+    # The seat take: the slot's UPDATE (a CTE) with its seat type's, one statement.
+    seat_take = ("UPDATE partners_slot", "WITH taken AS ( UPDATE partners_slot")
+    take_seats = [s for s in captured.statements if " ".join(s.sql.split()).startswith(seat_take)]
     assert len(take_seats) == 1
     assert take_seats[0].in_transaction
     insert = next(

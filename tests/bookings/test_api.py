@@ -16,7 +16,7 @@ from payments.models import Payment
 from tests.concurrency import run_concurrently
 from tests.factories.accounts import CustomerFactory, PartnerUserFactory
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import PartnerFactory, ServiceVariantFactory, SlotFactory
+from tests.factories.partners import PartnerFactory, ServiceVariantFactory, SlotFactory, offer
 
 URL = "/api/v1/bookings"
 
@@ -135,9 +135,10 @@ def test_business_rule_violations_have_their_own_code(
     if case == "not_offered":
         body["variant_id"] = ServiceVariantFactory().pk
     if case == "too_long":  # the slot is one hour long
-        body["variant_id"] = ServiceVariantFactory(
+        longer = ServiceVariantFactory(
             service=variant.service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=180
-        ).pk
+        )
+        body["variant_id"] = offer(slot.partner, longer).variant_id
 
     response = customer_client.post(URL, body, format="json")
 
@@ -491,7 +492,7 @@ def test_assign_returns_the_best_partner_and_its_slot(customer_client, city, ser
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["partner"]["id"] == high.pk
-    assert body["partner"]["rating"] == "4.80"
+    assert body["partner"]["rating"] == 4.8  # a JSON number, as in the partner list
     assert body["slot"]["id"] == best.pk
     assert (body["slot"]["available"], body["slot"]["partner_id"]) == (2, high.pk)
     assert body["day_bookings"] == 0

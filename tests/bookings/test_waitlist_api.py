@@ -8,7 +8,7 @@ from conftest import authed_client
 from partners.models import ServiceVariant
 from tests.factories.accounts import CustomerFactory
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import ServiceVariantFactory
+from tests.factories.partners import ServiceVariantFactory, offer
 
 JOIN = "/api/v1/slots/{}/waitlist"
 LIST = "/api/v1/waitlist"
@@ -151,6 +151,7 @@ def test_past_blocked_unknown_slot_and_foreign_variant_are_rejected_like_booking
     too_long = ServiceVariantFactory(  # the slot is one hour long
         service=variant.service, tier=ServiceVariant.Tier.PREMIUM, duration_minutes=61
     )
+    offer(full.partner, too_long)
 
     cases = [
         (_join(customer_client, past, variant), 400, "slot_in_past"),

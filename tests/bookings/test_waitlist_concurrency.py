@@ -6,7 +6,7 @@ from bookings.errors import SlotHasRoom
 from bookings.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
 from bookings.transitions import transition_booking
 from bookings.waitlist.services import join_waitlist, promote_waitlist
-from partners.models import Slot
+from partners.models import Slot, SlotSeatType
 from payments.models import Payment
 from tests.concurrency import run_concurrently
 from tests.factories.accounts import CustomerFactory
@@ -69,6 +69,7 @@ def test_concurrent_promotions_of_one_slot_never_offer_an_entry_twice(make_slot,
         status=BookingStatus.CANCELLED, holds_seats=False
     )
     Slot.objects.filter(pk=slot.pk).update(booked=0)
+    SlotSeatType.objects.filter(slot=slot).update(booked=0)
 
     results = run_concurrently(3, lambda i: promote_waitlist(slot_id=slot.pk))
 

@@ -18,13 +18,13 @@ from bookings.services import expire_due_holds
 from bookings.transitions import transition_booking
 from bookings.waitlist.services import join_waitlist, promote_waitlist
 from notifications.models import OutboxMessage
-from partners.models import ServiceVariant
+from partners.models import ServiceVariant, SlotSeatType
 from payments.models import Payment
 from payments.services import record_capture, record_failure
 from payments.waitlist_offers import sweep_waitlists
 from tests.factories.accounts import CustomerFactory
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import ServiceVariantFactory
+from tests.factories.partners import ServiceVariantFactory, offer
 
 
 def _cancel(booking, capture):
@@ -288,6 +288,7 @@ def test_an_entry_whose_variant_was_withdrawn_expires_and_the_next_is_served(
     withdrawn = ServiceVariantFactory(
         service=variant.service, name="Deep", tier=ServiceVariant.Tier.PREMIUM, price_minor=99900
     )
+    offer(slot.partner, withdrawn)
     stale = _wait(slot, withdrawn)
     served = _wait(slot, variant)
     type(withdrawn).objects.filter(pk=withdrawn.pk).update(active=False)
@@ -306,6 +307,7 @@ def test_an_entry_whose_variant_no_longer_fits_the_slot_expires_and_the_next_is_
 ):
     slot, (booking,) = _full(make_slot, variant, 1)
     longer = ServiceVariantFactory(service=variant.service, tier=ServiceVariant.Tier.PREMIUM)
+    offer(slot.partner, longer)
     stale = _wait(slot, longer)
     served = _wait(slot, variant)
     # The variant now takes longer than the slot (one hour).
@@ -349,6 +351,7 @@ def test_the_sweep_serves_added_capacity_and_expires_entries_of_started_slots(
     served = _wait(grown, variant)
     too_late = _wait(started, variant)
     type(grown).objects.filter(pk=grown.pk).update(capacity=2)  # partner added a seat
+    SlotSeatType.objects.filter(slot=grown).update(capacity=2)
     type(started).objects.filter(pk=started.pk).update(
         start=timezone.now() - timedelta(minutes=1), end=timezone.now() + timedelta(minutes=59)
     )

@@ -10,15 +10,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus, PendingBookings
-from partners.models import Slot
+from partners.models import Slot, SlotSeatType
 from tests.factories.accounts import CustomerFactory
-from tests.factories.partners import ServiceVariantFactory, SlotFactory
+from tests.factories.partners import ServiceVariantFactory, SlotFactory, offer
 
 
 class BookingFactory(factory.django.DjangoModelFactory):
     """``BookingFactory(slot=..., status=..., quantity=...)``.
 
-    The partner is the slot's; the variant's service is added to the partner's services;
+    The partner is the slot's; the partner offers the variant (at its list price unless an
+    offering exists);
     ``holds_seats`` bookings add ``quantity`` to ``slot.booked`` (the CHECK constraint
     rejects a factory call that would oversell, like production would).
     """
@@ -49,9 +50,12 @@ class BookingFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         booking = super()._create(model_class, *args, **kwargs)
-        booking.partner.services.add(booking.variant.service)
+        offer(booking.partner, booking.variant)
         if booking.holds_seats:
             Slot.objects.filter(pk=booking.slot_id).update(booked=F("booked") + booking.quantity)
+            SlotSeatType.objects.filter(slot_id=booking.slot_id, code=booking.seat_type).update(
+                booked=F("booked") + booking.quantity
+            )
             booking.slot.refresh_from_db(fields=["booked"])
         if booking.status == BookingStatus.PENDING_PAYMENT:
             PendingBookings.objects.get_or_create(customer_id=booking.customer_id)

@@ -42,7 +42,6 @@ def test_services_list_active_variants_with_integer_prices(api_client):
             "id": basic.pk,
             "name": "Basic",
             "tier": "basic",
-            "amount": 49900,
             "price_minor": 49900,
             "currency": "INR",
             "duration_minutes": 60,
@@ -71,6 +70,8 @@ def test_cities_are_listed(api_client):
 def test_partners_are_filtered_by_city_and_service_and_hide_unverified_or_inactive(api_client):
     pune, goa = CityFactory(slug="pune"), CityFactory(slug="goa")
     cleaning, yoga = ServiceFactory(slug="cleaning"), ServiceFactory(slug="yoga")
+    ServiceVariantFactory(service=cleaning)
+    ServiceVariantFactory(service=yoga)
     pune_cleaner = PartnerFactory(city=pune, services=[cleaning])
     pune_yoga = PartnerFactory(city=pune, services=[yoga])
     goa_cleaner = PartnerFactory(city=goa, services=[cleaning])
@@ -164,6 +165,16 @@ def test_public_slots_show_only_bookable_future_slots_in_the_shape_clients_use(a
         "booked": 1,
         "available": 2,
         "blocked": False,
+        "seat_types": [
+            {
+                "code": "standard",
+                "label": "Standard",
+                "capacity": 3,
+                "booked": 1,
+                "available": 2,
+                "price_minor": None,
+            }
+        ],
     }
     all_slots = api_client.get(f"/api/v1/partners/{partner.pk}/slots?all=true")
     assert all_slots.json()["count"] == 4

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Role, User
-from partners.models import City, Partner, Service, ServiceVariant, Slot, Staff
+from partners.models import City, Partner, PartnerOffering, Service, ServiceVariant, Slot, Staff
 
 
 def _counts():
@@ -60,7 +60,7 @@ def test_every_demo_variant_fits_the_slots_of_the_partners_offering_it():
     call_command("load_demo_data", "--force", stdout=io.StringIO())
 
     for variant in ServiceVariant.objects.select_related("service"):
-        slots = Slot.objects.filter(partner__services=variant.service)
+        slots = Slot.objects.filter(partner__offerings__variant=variant)
         assert slots.exists(), variant
         too_short = [
             slot
@@ -78,3 +78,17 @@ def test_demo_data_is_not_loaded_in_production_mode_without_force():
 
     assert not User.objects.exists()
     assert "--force" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_partners_of_one_service_charge_different_prices_and_the_studio_sells_a_front_row():
+    call_command("load_demo_data", "--force", stdout=io.StringIO())
+
+    cleaning = PartnerOffering.objects.filter(
+        variant__service__slug="home-cleaning", variant__tier="basic"
+    )
+    assert len(set(cleaning.values_list("price_minor", flat=True))) == cleaning.count() >= 2
+    studio_slot = Slot.objects.filter(partner__name="Flow Yoga Studio").first()
+    seats = dict(studio_slot.seat_types.values_list("code", "price_minor"))
+    assert seats == {"regular": None, "front": 44900}
+    assert studio_slot.capacity == 12

@@ -23,6 +23,7 @@ from common.models import IdempotencyKey
 from conftest import authed_client
 from payments.models import Payment
 from refunds.selectors import active_refund_policy
+from tests.factories.partners import SlotFactory
 
 URL = "/api/v1/bookings"
 ORDERS = "https://razorpay.fake/v1/orders"
@@ -93,6 +94,33 @@ def test_a_sandbox_booking_costs_at_most_8_statements_and_2_commits(
     assert work.commits <= 2, "\n".join(work.statements)
     assert IdempotencyKey.objects.get().state == "completed"
     assert Payment.objects.get().booking_id == response.json()["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_seat_type_booking_costs_the_same_8_statements_and_1_commit(
+    customer_client, partner, variant
+):
+    # The seat type's seats ride on the slot's seat UPDATE (one statement, a CTE).
+    start = (timezone.now() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    slot = SlotFactory(
+        partner=partner,
+        start=start,
+        end=start + timedelta(hours=1),
+        seat_types=[("regular", 10), ("front", 2, 79900)],
+    )
+    active_refund_policy()
+
+    with database_work() as work:
+        response = _post(
+            customer_client, _body(slot, variant, gateway="sandbox", seat_type="front", quantity=2)
+        )
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["seat_type"], response.json()["amount"]) == ("front", 2 * 79900)
+    assert len(work.statements) <= 8, "\n".join(work.statements)
+    assert work.commits <= 1, "\n".join(work.statements)
+    seats = dict(slot.seat_types.values_list("code", "booked"))
+    assert seats == {"regular": 0, "front": 2}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -108,6 +108,30 @@ def test_a_free_partner_at_the_same_time_takes_the_booking_over(paid, city, serv
 
 
 @pytest.mark.django_db
+def test_the_replacement_needs_room_in_a_seat_type_of_the_bookings_code(paid, city, service, start):
+    # Better rated, more of them than the attempts a reassignment makes, but they sell only
+    # other seat types: the booking keeps its type, so they are not candidates at all.
+    other_seats = [
+        SlotFactory(
+            partner=_hooked(city=city, services=[service], rating="5.00"),
+            start=start,
+            end=start + timedelta(hours=1),
+            seat_types=[("regular", 5), ("front", 2)],
+        )
+        for _ in range(6)
+    ]
+    plain = SlotFactory(partner=_hooked(city=city, services=[service], rating="3.00"), start=start)
+
+    response = _provider_cancel(paid)
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["outcome"], response.json()["slot_id"]) == ("reassigned", plain.pk)
+    assert Booking.objects.get(pk=paid.pk).seat_type == "standard"
+    for slot in other_seats:
+        assert dict(slot.seat_types.values_list("code", "booked")) == {"regular": 0, "front": 0}
+
+
+@pytest.mark.django_db
 def test_without_a_free_partner_the_booking_is_cancelled_with_a_full_refund(
     paid, city, service, start
 ):
