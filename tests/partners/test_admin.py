@@ -7,7 +7,13 @@ from django.utils import timezone
 
 from partners.models import City, Partner, Slot
 from tests.factories.bookings import BookingFactory
-from tests.factories.partners import CityFactory, PartnerFactory, ServiceFactory, SlotFactory
+from tests.factories.partners import (
+    CityFactory,
+    PartnerFactory,
+    ServiceVariantFactory,
+    SlotFactory,
+    offer,
+)
 
 
 def city_time(moment: datetime) -> datetime:
@@ -284,14 +290,14 @@ def test_partners_slots_and_outbox_offer_no_bulk_delete(admin_client):
 @pytest.mark.django_db
 def test_partners_service_filter_has_no_empty_choice(admin_client):
     partner = PartnerFactory()
-    service = ServiceFactory()
-    partner.services.add(service)
+    variant = ServiceVariantFactory()
+    offer(partner, variant)
 
     listing = admin_client.get("/admin/partners/partner/")
 
     content = listing.content.decode()
-    assert f"services__id__exact={service.pk}" in content
-    assert "services__isnull" not in content
+    assert f"offerings__variant__service__id__exact={variant.service_id}" in content
+    assert "__isnull" not in content
 
 
 def _variant_form(variant, **changes) -> dict:

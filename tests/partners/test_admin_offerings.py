@@ -2,6 +2,7 @@
 them without touching what bookings hold."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -58,14 +59,14 @@ def test_support_sees_a_partners_offerings_and_corrects_a_price(admin_client):
 
     page = admin_client.get(url)
     assert page.status_code == 200
-    assert "INR 450.00" in page.content.decode()
+    assert 'value="450.00"' in page.content.decode()  # major units
     data = _posted_form(page)
     index = next(
         key.split("-")[1]
         for key, value in data.items()
         if key.endswith("-id") and value == offering.pk
     )
-    data[f"offerings-{index}-price_minor"] = "47500"
+    data[f"offerings-{index}-price"] = "475.00"  # major units, stored as 47500 paise
 
     response = admin_client.post(url, data)
 
@@ -86,7 +87,7 @@ def test_support_cannot_set_a_price_above_the_maximum(admin_client, settings):
     index = next(
         key.split("-")[1] for key, v in data.items() if key.endswith("-id") and v == offering.pk
     )
-    data[f"offerings-{index}-price_minor"] = "100001"
+    data[f"offerings-{index}-price"] = "1000.01"  # 100001 paise
 
     response = admin_client.post(url, data)
 
@@ -107,19 +108,24 @@ def test_slot_seat_types_are_edited_inline_and_never_overwrite_seats_booked_mean
     url = f"/admin/partners/slot/{slot.pk}/change/"
     page = admin_client.get(url)
     assert "Front" in page.content.decode() or "front" in page.content.decode()
-    data = _posted_form(page)
+    with timezone.override(ZoneInfo(slot.partner.city.time_zone)):  # the form's zone
+        data = _posted_form(page)
     front_index = next(
         key.split("-")[1]
         for key, value in data.items()
         if key.endswith("-code") and value == "front"
     )
+    assert data[f"seat_types-{front_index}-price"] == "799.00"  # its own price, major units
     data[f"seat_types-{front_index}-capacity"] = "3"
+    data[f"seat_types-{front_index}-price"] = "849.50"
     # A booking takes a regular seat between the admin loading the page and saving it.
     BookingFactory(slot=slot, seat_type="regular", status=BookingStatus.CONFIRMED)
 
     response = admin_client.post(url, data)
 
-    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response.status_code == 302, [f.errors for f in [response.context["adminform"].form]] + [
+        fs.formset.errors for fs in response.context["inline_admin_formsets"]
+    ]
     seats = dict(
         (code, (capacity, booked))
         for code, capacity, booked in SlotSeatType.objects.filter(slot=slot).values_list(
@@ -127,6 +133,8 @@ def test_slot_seat_types_are_edited_inline_and_never_overwrite_seats_booked_mean
         )
     )
     assert seats == {"regular": (10, 1), "front": (3, 0)}
+    prices = dict(SlotSeatType.objects.filter(slot=slot).values_list("code", "price_minor"))
+    assert prices == {"regular": None, "front": 84950}
     slot = Slot.objects.get(pk=slot.pk)
     assert (slot.capacity, slot.booked) == (13, 1)
 
@@ -139,7 +147,8 @@ def test_a_seat_type_cannot_shrink_below_its_booked_seats_in_the_admin(admin_cli
     )
     BookingFactory(slot=slot, seat_type="front", quantity=2, status=BookingStatus.CONFIRMED)
     url = f"/admin/partners/slot/{slot.pk}/change/"
-    data = _posted_form(admin_client.get(url))
+    with timezone.override(ZoneInfo(slot.partner.city.time_zone)):  # the form's zone
+        data = _posted_form(admin_client.get(url))
     front_index = next(
         key.split("-")[1] for key, v in data.items() if key.endswith("-code") and v == "front"
     )
@@ -148,5 +157,6 @@ def test_a_seat_type_cannot_shrink_below_its_booked_seats_in_the_admin(admin_cli
     response = admin_client.post(url, data)
 
     assert response.status_code == 200
+    assert "2 seats are already booked." in response.content.decode()
     assert SlotSeatType.objects.get(slot=slot, code="front").capacity == 2
     assert Slot.objects.get(pk=slot.pk).capacity == 5
