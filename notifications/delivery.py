@@ -125,7 +125,8 @@ def _record_failure(message: OutboxMessage, mine, exc: Exception) -> None:
 
 def _send(message: OutboxMessage) -> str:
     """Send the row; returns a note on a partial failure (OTP rows) or ''."""
-    if message.kind in OTP_KINDS:
+    # A row written before its kind carried a code (a reminder) has its text rendered.
+    if message.kind in OTP_KINDS and "otp_purpose" in message.payload:
         return _send_otp(message)
     if message.channel == OutboxMessage.Channel.EMAIL:
         _send_email(to=message.recipient, subject=message.subject, body=message.body)

@@ -39,14 +39,20 @@ TEMPLATES: dict[str, MessageTemplate] = {
         ),
         sms="Slotwise: booking #{booking_id} with {partner} on {start} is confirmed.",
     ),
+    # Sent as a one-time-code message: the code mailed at confirmation has long expired
+    # by the day of the booking, so the reminder carries a fresh arrival code.
     Kind.BOOKING_REMINDER: MessageTemplate(
         subject="Reminder: booking #{booking_id} starts at {start}",
         body=(
             "Your booking #{booking_id} for {service} with {partner} starts at {start}.\n"
-            "Arrival codes are valid for a short time: when the service person arrives, "
-            "request a fresh code in the app if yours has expired."
+            "Your arrival code for booking #{booking_id} is {code}. Give it to the service "
+            "person when they arrive. It expires in {ttl} minutes: if it has expired by then, "
+            "request a fresh code in the app."
         ),
-        sms="Slotwise reminder: booking #{booking_id} with {partner} starts at {start}.",
+        sms=(
+            "Slotwise reminder: booking #{booking_id} with {partner} starts at {start}. "
+            "Arrival code for booking #{booking_id}: {code} (valid {ttl} min)."
+        ),
     ),
     Kind.BOOKING_CANCELLED: MessageTemplate(
         subject="Booking #{booking_id} cancelled",
@@ -98,7 +104,19 @@ TEMPLATES: dict[str, MessageTemplate] = {
     ),
 }
 
-OTP_KINDS = {Kind.OTP_ARRIVAL: "arrival", Kind.OTP_COMPLETION: "completion"}
+# The kinds whose message carries a fresh one-time code, and the code's purpose.
+OTP_KINDS = {
+    Kind.OTP_ARRIVAL: "arrival",
+    Kind.OTP_COMPLETION: "completion",
+    Kind.BOOKING_REMINDER: "arrival",
+}
+# The kind of a plain "here is your code" message of each purpose.
+CODE_KINDS = {"arrival": Kind.OTP_ARRIVAL, "completion": Kind.OTP_COMPLETION}
+
+
+def kinds_carrying(purpose: str) -> list[str]:
+    """The outbox kinds whose messages carry a ``purpose`` code (rate limit, supersession)."""
+    return [kind for kind, carried in OTP_KINDS.items() if carried == purpose]
 
 
 def format_money(amount_minor: int, currency: str) -> str:

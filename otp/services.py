@@ -34,6 +34,7 @@ from bookings.notices import booking_context
 from bookings.transitions import record_event
 from common.locking import lock
 from notifications.errors import SkipMessage
+from notifications.messages import kinds_carrying
 from notifications.models import OutboxMessage
 from notifications.services import queue_otp_message
 from otp.errors import (
@@ -94,7 +95,7 @@ def request_code(
                 minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
             )
             recent = OutboxMessage.objects.filter(
-                booking=booking, kind=f"otp_{purpose}", created_at__gte=window_start
+                booking=booking, kind__in=kinds_carrying(purpose), created_at__gte=window_start
             ).count()
             if recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
                 raise OtpRateLimited()
@@ -133,7 +134,7 @@ def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None
     if (
         requested_by is not None
         and OutboxMessage.objects.filter(
-            booking_id=booking_id, kind=f"otp_{purpose}", pk__gt=requested_by
+            booking_id=booking_id, kind__in=kinds_carrying(purpose), pk__gt=requested_by
         ).exists()
     ):
         raise OtpNotNeeded(f"a newer {purpose} code was requested for booking {booking_id}")

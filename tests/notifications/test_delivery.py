@@ -12,6 +12,7 @@ from bookings.tasks import enqueue_booking_reminders
 from bookings.transitions import transition_booking
 from conftest import authed_client
 from notifications.delivery import deliver
+from notifications.messages import Kind
 from notifications.models import OutboxMessage
 from notifications.tasks import dispatch_outbox
 from otp.models import BookingOtp
@@ -213,7 +214,7 @@ def test_reminders_are_queued_once_for_bookings_starting_soon():
     )
     assert enqueue_booking_reminders() == 1
     assert enqueue_booking_reminders() == 0
-    reminders = OutboxMessage.objects.filter(kind="booking_reminder")
+    reminders = OutboxMessage.objects.filter(kind=Kind.BOOKING_REMINDER)
     assert [r.booking_id for r in reminders] == [soon.pk]
     assert reminders[0].recipient == soon.customer.email
     assert not OutboxMessage.objects.filter(booking=later).exists()

@@ -49,10 +49,10 @@ def test_notify_rows_roll_back_with_the_callers_transaction(django_capture_on_co
 
 def test_notify_once_key_writes_the_notification_only_once():
     booking = BookingFactory(status=BookingStatus.CONFIRMED)
-    first = notify_customer(kind="booking_reminder", booking=booking, once_key="reminder:x")
-    second = notify_customer(kind="booking_reminder", booking=booking, once_key="reminder:x")
+    first = notify_customer(kind="booking_cancelled", booking=booking, once_key="cancel:x")
+    second = notify_customer(kind="booking_cancelled", booking=booking, once_key="cancel:x")
     assert len(first) == 1 and second == []
-    assert OutboxMessage.objects.filter(kind="booking_reminder").count() == 1
+    assert OutboxMessage.objects.filter(kind="booking_cancelled").count() == 1
 
 
 def test_notify_to_explicit_recipients_with_custom_text(
