@@ -55,8 +55,9 @@ def notify(
     Call it inside the transaction of the state change it reports; the rows commit or
     roll back with it, and delivery is enqueued only after commit.
 
-    - ``kind``: ``booking_confirmed``, ``booking_cancelled``, ``refund`` (context: ``amount`` in minor units, ``currency``, ``status``) or any
-      other string when ``context`` carries ``subject`` and ``message``.
+    - ``kind``: ``booking_confirmed``, ``booking_cancelled``, ``refund`` (context:
+      ``amount`` in minor units, ``currency``, ``status``) or any other string when
+      ``context`` carries ``subject`` and ``message``.
     - ``recipients``: Users, Staff or :class:`Recipient`s. Email goes to ``email``, SMS
       to ``phone`` when set.
     - ``context``: the text fields, snapshotted by the caller (``bookings.notices``
