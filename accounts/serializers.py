@@ -70,7 +70,9 @@ class MyPartnerSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     partner = serializers.SerializerMethodField()
-    city = SlugRelatedField(slug_field="slug", read_only=True, help_text="City slug or null.")
+    city = SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="City slug or null."
+    )
 
     class Meta:
         model = User
