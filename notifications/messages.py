@@ -8,6 +8,7 @@ delivery time, because the plain code must never be stored (see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +21,22 @@ class MessageTemplate:
 
 
 class Kind:
-    BOOKING_CONFIRMED = "booking_confirmed"
-    BOOKING_REMINDER = "booking_reminder"
-    BOOKING_CANCELLED = "booking_cancelled"
-    BOOKING_RESCHEDULED = "booking_rescheduled"
-    BOOKING_REASSIGNED = "booking_reassigned"
-    REFUND = "refund"
-    OTP_ARRIVAL = "otp_arrival"
-    OTP_COMPLETION = "otp_completion"
+    """Outbox kinds, spelled ``<subject>.<event>`` like the partner webhooks' event types
+    (``booking.confirmed``), which are outbox kinds too (``notifications.webhooks``)."""
 
+    BOOKING_CONFIRMED = "booking.confirmed"
+    BOOKING_REMINDER = "booking.reminder"
+    BOOKING_CANCELLED = "booking.cancelled"
+    BOOKING_RESCHEDULED = "booking.rescheduled"
+    BOOKING_REASSIGNED = "booking.reassigned"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    WAITLIST_OFFER = "waitlist.offer"
+    OTP_ARRIVAL = "otp.arrival"
+    OTP_COMPLETION = "otp.completion"
+
+
+# Every outbox kind: lower-case words joined by "_" within a part, parts joined by ".".
+KIND_PATTERN = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
 TEMPLATES: dict[str, MessageTemplate] = {
     Kind.BOOKING_CONFIRMED: MessageTemplate(
@@ -81,7 +89,7 @@ TEMPLATES: dict[str, MessageTemplate] = {
         ),
         sms="Slotwise: booking #{booking_id} on {start} is now with {partner}.",
     ),
-    Kind.REFUND: MessageTemplate(
+    Kind.REFUND_SUCCEEDED: MessageTemplate(
         subject="Refund for booking #{booking_id}: {refund_status}",
         body="Refund of {refund_amount} for booking #{booking_id}: {refund_status}.",
         sms="Slotwise: refund of {refund_amount} for booking #{booking_id}: {refund_status}.",

@@ -18,7 +18,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.messages import CODE_KINDS, OTP_KINDS, derived_context, template_for
+from notifications.messages import (
+    CODE_KINDS,
+    KIND_PATTERN,
+    OTP_KINDS,
+    derived_context,
+    template_for,
+)
 from notifications.models import OutboxMessage
 from notifications.tasks import deliver_message
 from notifications.webhooks import EVENT_TYPES
@@ -55,9 +61,10 @@ def notify(
     Call it inside the transaction of the state change it reports; the rows commit or
     roll back with it, and delivery is enqueued only after commit.
 
-    - ``kind``: ``booking_confirmed``, ``booking_cancelled``, ``refund`` (context:
-      ``amount`` in minor units, ``currency``, ``status``) or any other string when
-      ``context`` carries ``subject`` and ``message``.
+    - ``kind``: a :class:`~notifications.messages.Kind` with a template
+      (``booking.confirmed``, ``booking.cancelled``, ``refund.succeeded`` with context
+      ``amount`` in minor units, ``currency``, ``status`` ...), or any other
+      ``<subject>.<event>`` when ``context`` carries ``subject`` and ``message``.
     - ``recipients``: Users, Staff or :class:`Recipient`s. Email goes to ``email``, SMS
       to ``phone`` when set.
     - ``context``: the text fields, snapshotted by the caller (``bookings.notices``
@@ -72,6 +79,8 @@ def notify(
     """
     if kind in OTP_KINDS:
         raise ValueError("One-time codes are sent with otp.services.request_code().")
+    if not KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"Outbox kinds are spelled <subject>.<event>, not {kind!r}.")
     fields = derived_context(dict(context or {}))
     template = template_for(kind, fields)
 

@@ -22,12 +22,13 @@ from bookings.waitlist.services import (
     slots_to_promote,
 )
 from common.problems import DomainError
+from notifications.messages import Kind
 from payments.models import Payment
 from payments.orders import start_payment
 
 logger = logging.getLogger(__name__)
 
-OFFER_NOTIFICATION_KIND = "waitlist_offer"
+OFFER_NOTIFICATION_KIND = Kind.WAITLIST_OFFER
 
 
 def start_offer(*, booking_id: int) -> Payment | None:

@@ -94,7 +94,7 @@ def test_a_failed_code_message_is_retried_with_a_fresh_code(
     FailingEmailBackend.reset(failures=2)  # the "confirmed" email, then the code email
     with django_capture_on_commit_callbacks(execute=True):
         booking = confirmed_booking()
-    row = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    row = OutboxMessage.objects.get(booking=booking, kind="otp.arrival")
     assert row.status == OutboxMessage.Status.PENDING
     with time_machine.travel(row.available_at + timedelta(seconds=1)):
         assert dispatch_outbox() == 2
@@ -111,7 +111,7 @@ def test_a_retried_old_code_message_does_not_kill_the_newer_code(
     FailingEmailBackend.reset(failures=2)  # the "confirmed" email, then the first code email
     with django_capture_on_commit_callbacks(execute=True):
         booking = confirmed_booking()
-    old_row = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    old_row = OutboxMessage.objects.get(booking=booking, kind="otp.arrival")
     assert old_row.status == OutboxMessage.Status.PENDING  # waiting for its retry
     with django_capture_on_commit_callbacks(execute=True):
         response = authed_client(booking.customer).post(f"/api/v1/bookings/{booking.pk}/resend-otp")
@@ -179,7 +179,7 @@ def test_a_code_message_for_a_booking_that_moved_on_is_skipped(django_capture_on
             reason="customer changed plans",
         )
     dispatch_outbox()
-    row = OutboxMessage.objects.get(kind="otp_arrival")
+    row = OutboxMessage.objects.get(kind="otp.arrival")
     assert row.status == OutboxMessage.Status.SKIPPED
     assert not BookingOtp.objects.exists()
     cancelled = [m for m in mail.outbox if "cancelled" in m.subject]
@@ -239,4 +239,4 @@ def test_mark_complete_without_any_reachable_contact_still_moves_and_resend_is_4
         response = client.post(path)
     assert response.status_code == 409
     assert response.json()["code"] == "otp_no_recipient"
-    assert not OutboxMessage.objects.filter(kind="otp_completion").exists()
+    assert not OutboxMessage.objects.filter(kind="otp.completion").exists()

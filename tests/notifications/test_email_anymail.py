@@ -46,7 +46,7 @@ def accepted(fake):
 
 def email_row() -> OutboxMessage:
     [row] = notify(
-        kind="support_note",
+        kind="support.note",
         recipients=[Recipient(email="asha@example.com")],
         context={"subject": "Your refund", "message": "It is on its way."},
     )

@@ -60,7 +60,7 @@ def sent_form(call) -> dict[str, str]:
 
 def sms_row(phone="+919800000001") -> OutboxMessage:
     [row] = notify(
-        kind="support_note",
+        kind="support.note",
         recipients=[Recipient(phone=phone)],
         context={"subject": "Hello", "message": "Your technician is on the way."},
     )
