@@ -1,10 +1,16 @@
 """A user's own account: profile changes, logout (refresh token blacklisted) and
 password change (old password required, other sessions' refresh tokens revoked)."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import User
+from accounts.tasks import purge_expired_refresh_tokens
 from conftest import authed_client
 from tests.factories.accounts import TEST_PASSWORD, CustomerFactory
 from tests.factories.partners import CityFactory
@@ -242,3 +248,16 @@ def test_a_retried_password_change_with_its_idempotency_key_is_replayed(customer
 
     assert (first.status_code, retry.status_code) == (204, 204)
     assert User.objects.get(pk=customer.pk).check_password(NEW_PASSWORD)
+
+
+def test_expired_refresh_tokens_are_purged_and_live_ones_kept(customer):
+    with time_machine.travel(timezone.now() - timedelta(days=30)):
+        old = log_in(customer.email)
+        APIClient().post("/api/v1/auth/logout", {"refresh": old["refresh"]}, format="json")
+    live = log_in(customer.email)
+
+    assert purge_expired_refresh_tokens() == 1
+
+    assert list(OutstandingToken.objects.values_list("token", flat=True)) == [live["refresh"]]
+    assert not BlacklistedToken.objects.exists()
+    assert refresh(live["refresh"]).status_code == 200
