@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db.models import F, Q
@@ -140,7 +141,11 @@ def _send(message: OutboxMessage) -> str:
 
 
 def _send_email(*, to: str, subject: str, body: str) -> None:
-    EmailMessage(subject=subject, body=body, to=[to]).send(using="default")
+    try:
+        EmailMessage(subject=subject, body=body, to=[to]).send(using="default")
+    except AnymailRecipientsRefused:
+        # The provider (through anymail) rejects the address: invalid, bounced, complained.
+        raise PermanentFailure("the email provider refused the recipient") from None
 
 
 def _send_otp(message: OutboxMessage) -> str:

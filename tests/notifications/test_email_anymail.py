@@ -86,3 +86,19 @@ def test_a_provider_outage_is_retried_by_the_outbox(postmark):
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxMessage.Status.SENT, 2)
     assert len(endpoint.calls) == 1
+
+
+def test_an_address_the_provider_refuses_fails_at_once(postmark):
+    refused = postmark.post(
+        SEND,
+        status=422,
+        json={"ErrorCode": 300, "Message": "Invalid 'To' address: 'asha@example.com'."},
+    )
+    row = email_row()
+
+    assert deliver(row.pk) is False
+
+    row.refresh_from_db()
+    assert row.status == OutboxMessage.Status.FAILED
+    assert row.last_error == ("the email provider refused the recipient (attempt 1, not retried)")
+    assert len(refused.calls) == 1
