@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import yaml
 from django.conf import settings as django_settings
 
 PRODUCTION = {"DATABASE_URL": "postgres://slotwise@db.invalid:5432/slotwise"}
@@ -91,3 +94,20 @@ def test_anymail_gets_only_the_provider_keys_that_are_set():
     chosen = started(POSTMARK_SERVER_TOKEN="pm-token", MAILGUN_API_KEY="")
 
     assert chosen["ANYMAIL"] == {"POSTMARK_SERVER_TOKEN": "pm-token", "REQUESTS_TIMEOUT": 30}
+
+
+def test_compose_refuses_to_start_without_an_sms_backend():
+    # The .env copied from .env.example leaves SMS_BACKEND empty: compose says so at once
+    # instead of every container failing its settings import.
+    compose = Path(django_settings.BASE_DIR) / "docker-compose.yml"
+    services = yaml.safe_load(compose.read_text())["services"]
+
+    named = {
+        name: service["environment"]["SMS_BACKEND"]
+        for name, service in services.items()
+        if "SMS_BACKEND" in (service.get("environment") or {})
+    }
+
+    assert {"web", "worker", "beat", "migrate"} <= set(named)
+    for name, value in named.items():
+        assert re.fullmatch(r"\$\{SMS_BACKEND:\?[^}]+\}", value), (name, value)
