@@ -7,7 +7,7 @@ from rest_framework import mixins, viewsets
 
 from common.permissions import IsCustomer
 from common.problems import PROBLEM
-from refunds import selectors
+from refunds import customer_selectors as selectors
 from refunds.errors import DisputeNotFound, RefundNotFound
 from refunds.models import Dispute, Refund
 from refunds.serializers import CustomerRefundSerializer, DisputeSerializer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from refunds.models import Dispute, Refund, RefundPolicy, default_tiers
+from refunds.models import Refund, RefundPolicy, default_tiers
 
 
 def active_refund_policy() -> RefundPolicy:
@@ -34,13 +34,3 @@ def support_refunds(*, status: str | None = None, source: str | None = None) -> 
     if source:
         queryset = queryset.filter(source=source)
     return queryset
-
-
-def customer_refunds(*, customer) -> QuerySet[Refund]:
-    """The refunds of ``customer``'s bookings, newest first (nobody else's)."""
-    return Refund.objects.filter(booking__customer=customer).order_by("-created_at", "-id")
-
-
-def customer_disputes(*, customer) -> QuerySet[Dispute]:
-    """The disputes of ``customer``'s bookings (theirs and the gateway's), newest first."""
-    return Dispute.objects.filter(booking__customer=customer).order_by("-created_at", "-id")
