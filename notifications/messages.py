@@ -48,18 +48,19 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms="Slotwise: booking #{booking_id} with {partner} on {start} is confirmed.",
     ),
     # Sent as a one-time-code message: the code mailed at confirmation has long expired
-    # by the day of the booking, so the reminder carries a fresh arrival code.
+    # by the day of the booking, so the reminder carries a fresh arrival code, valid until
+    # the slot ends (otp.services.issue_code_for_reminder).
     Kind.BOOKING_REMINDER: MessageTemplate(
         subject="Reminder: booking #{booking_id} starts at {start}",
         body=(
             "Your booking #{booking_id} for {service} with {partner} starts at {start}.\n"
             "Your arrival code for booking #{booking_id} is {code}. Give it to the service "
-            "person when they arrive. It expires in {ttl} minutes: if it has expired by then, "
-            "request a fresh code in the app."
+            "person when they arrive; it works until your booking ends (a code you ask "
+            "for in the app replaces it)."
         ),
         sms=(
             "Slotwise reminder: booking #{booking_id} with {partner} starts at {start}. "
-            "Arrival code for booking #{booking_id}: {code} (valid {ttl} min)."
+            "Arrival code for booking #{booking_id}: {code} (valid until the booking ends)."
         ),
     ),
     Kind.BOOKING_CANCELLED: MessageTemplate(

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
 
@@ -37,8 +38,9 @@ def send_reminders(django_capture_on_commit_callbacks) -> int:
 
 
 def test_the_reminder_brings_a_fresh_arrival_code_that_opens_the_job(
-    booked_days_ahead, django_capture_on_commit_callbacks, sms_outbox
+    booked_days_ahead, django_capture_on_commit_callbacks, sms_outbox, settings
 ):
+    settings.BOOKING_REMINDER_MINUTES = 120
     booking = booked_days_ahead
     customer = booking.customer
     first = last_code(mail.outbox, to=customer.email, booking_id=booking.pk)
@@ -47,24 +49,43 @@ def test_the_reminder_brings_a_fresh_arrival_code_that_opens_the_job(
     path = f"/api/v1/provider/bookings/{booking.pk}"
     partner_client.patch(f"{path}/assign", {"staff_id": staff.pk}, format="json")
 
-    with time_machine.travel(booking.slot_start - timedelta(minutes=60)):
+    with time_machine.travel(booking.slot_start - timedelta(minutes=110)):
         assert send_reminders(django_capture_on_commit_callbacks) == 1
         assert send_reminders(django_capture_on_commit_callbacks) == 0
+    [reminder] = [m for m in mail.outbox if m.subject.startswith("Reminder:")]
+    assert reminder.to == [customer.email]
+    assert "starts at" in reminder.body
+    fresh = last_code([reminder], to=customer.email, booking_id=booking.pk)
+    # valid until the slot ends, not OTP_TTL_MINUTES: the staff arrives well after it
+    active = BookingOtp.objects.get(booking=booking, superseded_at__isnull=True)
+    assert active.expires_at == booking.slot_end
 
-        [reminder] = [m for m in mail.outbox if m.subject.startswith("Reminder:")]
-        assert reminder.to == [customer.email]
-        fresh = last_code([reminder], to=customer.email, booking_id=booking.pk)
-        assert "starts at" in reminder.body
+    with time_machine.travel(booking.slot_start - timedelta(minutes=10)):
         partner_client = authed_client(booking.partner.user)  # a token of the day
         stale = partner_client.post(f"{path}/confirm-arrival", {"otp": first}, format="json")
         opened = partner_client.post(f"{path}/confirm-arrival", {"otp": fresh}, format="json")
 
     assert stale.status_code == 400
-    assert opened.status_code == 200
+    assert opened.status_code == 200, opened.content
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.IN_PROGRESS
     row = OutboxMessage.objects.get(booking=booking, kind=Kind.BOOKING_REMINDER)
     assert row.status == OutboxMessage.Status.SENT
     assert fresh not in row.body + str(row.payload)
+
+
+def test_a_code_asked_for_in_the_app_keeps_the_short_lifetime(
+    booked_days_ahead, django_capture_on_commit_callbacks
+):
+    booking = booked_days_ahead
+    with time_machine.travel(booking.slot_start - timedelta(minutes=30)):
+        send_reminders(django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=True):
+            authed_client(booking.customer).post(f"/api/v1/bookings/{booking.pk}/resend-otp")
+        asked = BookingOtp.objects.get(booking=booking, superseded_at__isnull=True)
+
+    lifetime = asked.expires_at - asked.created_at
+    assert abs(lifetime - timedelta(minutes=django_settings.OTP_TTL_MINUTES)) < timedelta(seconds=5)
+    assert asked.expires_at < booking.slot_start
 
 
 def test_a_customer_with_a_phone_gets_the_same_code_by_sms(
