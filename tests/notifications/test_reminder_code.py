@@ -17,18 +17,24 @@ from notifications.messages import Kind
 from notifications.models import OutboxMessage
 from notifications.tasks import dispatch_outbox
 from otp.models import BookingOtp
-from tests.factories.otp import confirmed_booking, last_code, staff_of
-from tests.factories.partners import PartnerFactory
+from tests.factories.bookings import BookingFactory
+from tests.factories.otp import last_code, staff_of
+from tests.factories.partners import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def booked_days_ahead(django_capture_on_commit_callbacks):
-    partner = PartnerFactory()
+    slot = SlotFactory(start=timezone.now().replace(microsecond=0) + timedelta(days=3))
     with django_capture_on_commit_callbacks(execute=True):
-        booking = confirmed_booking(partner=partner)
-    assert booking.slot_start > timezone.now() + timedelta(hours=12)
+        booking, _ = transition_booking(
+            booking_id=BookingFactory(slot=slot).pk,
+            from_statuses=[BookingStatus.PENDING_PAYMENT],
+            to_status=BookingStatus.CONFIRMED,
+            actor_label="test-capture",
+            reason="payment captured",
+        )
     return booking
 
 
