@@ -133,7 +133,13 @@ def format_money(amount_minor: int, currency: str) -> str:
 
 
 def template_for(kind: str, context: dict[str, Any]) -> MessageTemplate:
-    """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context."""
+    """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context.
+
+    Raises ``ValueError`` for a kind not spelled ``<subject>.<event>`` (every outbox row's
+    kind comes through here or is a partner event type).
+    """
+    if not KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"Outbox kinds are spelled <subject>.<event>, not {kind!r}.")
     if kind in TEMPLATES:
         return TEMPLATES[kind]
     if "subject" in context and "message" in context:

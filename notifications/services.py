@@ -18,13 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.messages import (
-    CODE_KINDS,
-    KIND_PATTERN,
-    OTP_KINDS,
-    derived_context,
-    template_for,
-)
+from notifications.messages import OTP_KINDS, derived_context, template_for
 from notifications.models import OutboxMessage
 from notifications.tasks import deliver_message
 from notifications.webhooks import EVENT_TYPES
@@ -79,8 +73,6 @@ def notify(
     """
     if kind in OTP_KINDS:
         raise ValueError("One-time codes are sent with otp.services.request_code().")
-    if not KIND_PATTERN.fullmatch(kind):
-        raise ValueError(f"Outbox kinds are spelled <subject>.<event>, not {kind!r}.")
     fields = derived_context(dict(context or {}))
     template = template_for(kind, fields)
 
@@ -123,7 +115,7 @@ def queue_otp_message(
     purpose: str,
     recipient: Any,
     context: dict[str, Any],
-    kind: str | None = None,
+    kind: str,
     once_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue "deliver a fresh ``purpose`` code for booking ``booking_id`` to ``recipient``".
@@ -133,15 +125,14 @@ def queue_otp_message(
     sends it in the same step, so the plain code exists only in the outgoing message.
     ``context`` (the booking's text fields) is stored in the row. One row covers both the
     email and the SMS of the recipient, so both carry the same code. ``kind`` is the
-    message around the code (default the plain code message of ``purpose``; the
-    reminder carries an arrival code too). ``once_key``: written at most once per key
-    (None when it already was). Codes a customer or partner asks for go through
-    ``otp.services.request_code`` (rate limit).
+    message around the code (``notifications.messages.CODE_KINDS[purpose]``, the plain
+    code message, or the reminder, which carries an arrival code too). ``once_key``:
+    written at most once per key (None when it already was). Codes a customer or
+    partner asks for go through ``otp.services.request_code`` (rate limit).
     """
     target = Recipient.of(recipient)
     if not (target.email or target.phone):
         raise ValueError("The recipient has neither an email address nor a phone number.")
-    kind = kind or CODE_KINDS[purpose]
     if OTP_KINDS.get(kind) != purpose:
         raise ValueError(f"{kind!r} messages do not carry a {purpose} code")
     primary = OutboxMessage.Channel.EMAIL if target.email else OutboxMessage.Channel.SMS

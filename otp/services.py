@@ -35,7 +35,7 @@ from bookings.notices import booking_context
 from bookings.transitions import record_event
 from common.locking import lock
 from notifications.errors import SkipMessage
-from notifications.messages import kinds_carrying
+from notifications.messages import CODE_KINDS, kinds_carrying
 from notifications.models import OutboxMessage
 from notifications.services import queue_otp_message
 from otp.errors import (
@@ -103,6 +103,7 @@ def request_code(
         return queue_otp_message(
             booking_id=booking.pk,
             purpose=purpose,
+            kind=CODE_KINDS[purpose],
             recipient=recipient,
             context=booking_context(booking),
         )
