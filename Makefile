@@ -41,13 +41,15 @@ run: install
 		PORT=$(PORT) $(BIN)/python manage.py runserver --noreload --skip-checks $(HOST):$(PORT)
 
 # The suite runs in production mode (DATABASE_URL set), where the sandbox gateway is off by
-# default; it opts in explicitly, as a staging demo would, to have an offline gateway.
+# default; it opts in explicitly, as a staging demo would, to have an offline gateway, and
+# names its SMS backend (production refuses to start without one; tests swap it per test).
 # tests/payments/test_gateway_settings.py checks the real defaults in a clean environment.
 test: install-dev
 	mkdir -p staticfiles
 	env -u DEBUG DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 CELERY_TASK_ALWAYS_EAGER=true \
 		PAYMENT_SANDBOX_ENABLED=true PAYMENT_DEFAULT_GATEWAY=sandbox \
+		SMS_BACKEND=notifications.sms.ConsoleSmsBackend \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -31,6 +31,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # Where the user lives or books (a partner's working city is on its Partner profile).
+    city = models.ForeignKey(
+        "partners.City", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -11,7 +11,10 @@ from accounts import selectors, services
 from accounts.authentication import token_error
 from accounts.serializers import (
     EmailTokenObtainPairSerializer,
+    LogoutSerializer,
     MeSerializer,
+    MeUpdateSerializer,
+    PasswordChangeSerializer,
     RegisteredUserSerializer,
     RegisterSerializer,
     TokenAccessSerializer,
@@ -20,6 +23,8 @@ from accounts.serializers import (
     TokenRequestSerializer,
 )
 from accounts.throttles import AuthRateThrottle
+from common.idempotency import IDEMPOTENCY_KEY, idempotent
+from common.problems import PROBLEM
 
 
 class RegisterView(APIView):
@@ -95,3 +100,76 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         user = selectors.user_with_profile(user_id=request.user.pk)
         return Response(MeSerializer(user).data)
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Change my name, phone or city",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, 400: PROBLEM},
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.update_profile(user_id=request.user.pk, changes=serializer.validated_data)
+        user = selectors.user_with_profile(user_id=request.user.pk)
+        return Response(MeSerializer(user).data)
+
+
+class LogoutView(APIView):
+    """The refresh token is the credential here, so an expired access token can log out."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: revoke a refresh token",
+        description=(
+            "The refresh token is blacklisted: refreshing with it is a 401 "
+            "`token_not_valid`. Access tokens already issued work until they expire."
+        ),
+        request=LogoutSerializer,
+        responses={204: None, 400: PROBLEM, 401: PROBLEM},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.log_out(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # A refused refresh token is a 401 like on token/refresh (DRF makes it a 403 for a
+        # view without authenticators).
+        return 'Bearer realm="api"'
+
+
+class PasswordChangeView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Change my password",
+        description=(
+            "A wrong `old_password` is a 400 `wrong_password`. Every refresh token issued "
+            "before is revoked (log in again with the new password); access tokens work "
+            "until they expire. No tokens in the answer: a replayed `Idempotency-Key` "
+            "answer is stored, and tokens must not be."
+        ),
+        request=PasswordChangeSerializer,
+        responses={204: None, 400: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        services.change_password(
+            user_id=request.user.pk,
+            old_password=serializer.validated_data["old_password"],
+            new_password=serializer.validated_data["new_password"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -103,6 +103,7 @@ def setup_django(database_url: str, redis_url: str) -> None:
     os.environ["PAYMENT_SANDBOX_ENABLED"] = "true"
     os.environ["RAZORPAY_WEBHOOK_SECRET"] = webhooks.WEBHOOK_SECRET
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
+    os.environ["SMS_BACKEND"] = "notifications.sms.DummySmsBackend"
     # As deployed: Redis is the cache and the Celery broker, tasks (notifications,
     # refunds) are enqueued for workers, not run inside the web request.
     os.environ["REDIS_URL"] = redis_url

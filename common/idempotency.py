@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import json
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -346,7 +347,10 @@ class HandlerKey:
         self.forget()
         for _attempt in range(3):
             try:
-                self._insert(**fields)
+                # Settling runs after the handler, in autocommit; should a caller's transaction
+                # be open (a test's), a conflicting insert must not break it for the look-up.
+                with _savepoint_if_in_transaction():
+                    self._insert(**fields)
                 return response
             except KeyTaken:
                 answer = _answer_from_row(self)
@@ -360,6 +364,10 @@ class HandlerKey:
     def forget(self) -> None:
         """Own no row (what this request wrote was rolled back or taken)."""
         self.pk, self.claimed_at, self.completed = None, None, False
+
+
+def _savepoint_if_in_transaction():
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
 
 
 def handler_key(request) -> HandlerKey | None:

@@ -55,4 +55,8 @@ app.conf.beat_schedule = {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    "purge-expired-refresh-tokens": {
+        "task": "accounts.tasks.purge_expired_refresh_tokens",
+        "schedule": crontab(hour=3, minute=41),
+    },
 }

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Logout and password changes blacklist refresh tokens (accounts.services).
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -420,7 +422,49 @@ elif _email_backend.endswith("smtp.EmailBackend"):
     )
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Slotwise <no-reply@slotwise.local>")
+# Email through a provider's HTTP API: EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend
+# (mailgun, postmark, ...) with its keys in ANYMAIL; see README "Email and SMS providers".
+_anymail_env = {
+    name: env_str(name)
+    for name in (
+        "MAILGUN_API_KEY",
+        "MAILGUN_SENDER_DOMAIN",
+        "MAILGUN_API_URL",
+        "POSTMARK_SERVER_TOKEN",
+        "POSTMARK_API_URL",
+    )
+}
+# Only what is set: anymail takes a blank key for a real one and would send it.
+ANYMAIL = {name: value for name, value in _anymail_env.items() if value}
+# Bounded like SMTP's timeout above, for the same reason.
+ANYMAIL["REQUESTS_TIMEOUT"] = 30
+# The console SMS backend only prints: in production, where staff often have only a phone
+# number, completion codes would never arrive. So a production start needs SMS_BACKEND set
+# explicitly (notifications.sms.TwilioSmsBackend, or the console one on purpose for a demo).
 SMS_BACKEND = env_str("SMS_BACKEND", "notifications.sms.ConsoleSmsBackend")
+if not EMBEDDED and not env_str("SMS_BACKEND"):
+    raise ImproperlyConfigured(
+        "SMS_BACKEND must be set when DATABASE_URL is set: the console backend only prints "
+        "messages (notifications.sms.TwilioSmsBackend sends them)."
+    )
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+# The sender: a Twilio phone number, or a Messaging Service (which picks the number).
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
+# A fake or proxy can stand in for Twilio's API (black-box runs, tests).
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
+# Bounded well below the outbox's stale-claim age, like SMTP's timeout.
+TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 10)
+if SMS_BACKEND.endswith(".TwilioSmsBackend") and not (
+    TWILIO_ACCOUNT_SID
+    and TWILIO_AUTH_TOKEN
+    and (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID)
+):
+    raise ImproperlyConfigured(
+        "The Twilio SMS backend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+        "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID."
+    )
 
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG and not EMBEDDED:

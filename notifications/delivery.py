@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db.models import F, Q
@@ -125,7 +126,8 @@ def _record_failure(message: OutboxMessage, mine, exc: Exception) -> None:
 
 def _send(message: OutboxMessage) -> str:
     """Send the row; returns a note on a partial failure (OTP rows) or ''."""
-    if message.kind in OTP_KINDS:
+    # A row written before its kind carried a code (a reminder) has its text rendered.
+    if message.kind in OTP_KINDS and "otp_purpose" in message.payload:
         return _send_otp(message)
     if message.channel == OutboxMessage.Channel.EMAIL:
         _send_email(to=message.recipient, subject=message.subject, body=message.body)
@@ -139,7 +141,11 @@ def _send(message: OutboxMessage) -> str:
 
 
 def _send_email(*, to: str, subject: str, body: str) -> None:
-    EmailMessage(subject=subject, body=body, to=[to]).send(using="default")
+    try:
+        EmailMessage(subject=subject, body=body, to=[to]).send(using="default")
+    except AnymailRecipientsRefused:
+        # The provider (through anymail) rejects the address: invalid, bounced, complained.
+        raise PermanentFailure("the email provider refused the recipient") from None
 
 
 def _send_otp(message: OutboxMessage) -> str:

@@ -8,6 +8,7 @@ delivery time, because the plain code must never be stored (see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +21,22 @@ class MessageTemplate:
 
 
 class Kind:
-    BOOKING_CONFIRMED = "booking_confirmed"
-    BOOKING_REMINDER = "booking_reminder"
-    BOOKING_CANCELLED = "booking_cancelled"
-    BOOKING_RESCHEDULED = "booking_rescheduled"
-    BOOKING_REASSIGNED = "booking_reassigned"
-    REFUND = "refund"
-    OTP_ARRIVAL = "otp_arrival"
-    OTP_COMPLETION = "otp_completion"
+    """Outbox kinds, spelled ``<subject>.<event>`` like the partner webhooks' event types
+    (``booking.confirmed``), which are outbox kinds too (``notifications.webhooks``)."""
 
+    BOOKING_CONFIRMED = "booking.confirmed"
+    BOOKING_REMINDER = "booking.reminder"
+    BOOKING_CANCELLED = "booking.cancelled"
+    BOOKING_RESCHEDULED = "booking.rescheduled"
+    BOOKING_REASSIGNED = "booking.reassigned"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    WAITLIST_OFFER = "waitlist.offer"
+    OTP_ARRIVAL = "otp.arrival"
+    OTP_COMPLETION = "otp.completion"
+
+
+# Every outbox kind: lower-case words joined by "_" within a part, parts joined by ".".
+KIND_PATTERN = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
 TEMPLATES: dict[str, MessageTemplate] = {
     Kind.BOOKING_CONFIRMED: MessageTemplate(
@@ -39,14 +47,21 @@ TEMPLATES: dict[str, MessageTemplate] = {
         ),
         sms="Slotwise: booking #{booking_id} with {partner} on {start} is confirmed.",
     ),
+    # Sent as a one-time-code message: the code mailed at confirmation has long expired
+    # by the day of the booking, so the reminder carries a fresh arrival code, valid until
+    # the slot ends (otp.services.issue_code_for_reminder).
     Kind.BOOKING_REMINDER: MessageTemplate(
         subject="Reminder: booking #{booking_id} starts at {start}",
         body=(
             "Your booking #{booking_id} for {service} with {partner} starts at {start}.\n"
-            "Arrival codes are valid for a short time: when the service person arrives, "
-            "request a fresh code in the app if yours has expired."
+            "Your arrival code for booking #{booking_id} is {code}. Give it to the service "
+            "person when they arrive; it works until your booking ends (a code you ask "
+            "for in the app replaces it)."
         ),
-        sms="Slotwise reminder: booking #{booking_id} with {partner} starts at {start}.",
+        sms=(
+            "Slotwise reminder: booking #{booking_id} with {partner} starts at {start}. "
+            "Arrival code for booking #{booking_id}: {code} (valid until the booking ends)."
+        ),
     ),
     Kind.BOOKING_CANCELLED: MessageTemplate(
         subject="Booking #{booking_id} cancelled",
@@ -75,7 +90,7 @@ TEMPLATES: dict[str, MessageTemplate] = {
         ),
         sms="Slotwise: booking #{booking_id} on {start} is now with {partner}.",
     ),
-    Kind.REFUND: MessageTemplate(
+    Kind.REFUND_SUCCEEDED: MessageTemplate(
         subject="Refund for booking #{booking_id}: {refund_status}",
         body="Refund of {refund_amount} for booking #{booking_id}: {refund_status}.",
         sms="Slotwise: refund of {refund_amount} for booking #{booking_id}: {refund_status}.",
@@ -98,7 +113,19 @@ TEMPLATES: dict[str, MessageTemplate] = {
     ),
 }
 
-OTP_KINDS = {Kind.OTP_ARRIVAL: "arrival", Kind.OTP_COMPLETION: "completion"}
+# The kinds whose message carries a fresh one-time code, and the code's purpose.
+OTP_KINDS = {
+    Kind.OTP_ARRIVAL: "arrival",
+    Kind.OTP_COMPLETION: "completion",
+    Kind.BOOKING_REMINDER: "arrival",
+}
+# The kind of a plain "here is your code" message of each purpose.
+CODE_KINDS = {"arrival": Kind.OTP_ARRIVAL, "completion": Kind.OTP_COMPLETION}
+
+
+def kinds_carrying(purpose: str) -> list[str]:
+    """The outbox kinds whose messages carry a ``purpose`` code (rate limit, supersession)."""
+    return [kind for kind, carried in OTP_KINDS.items() if carried == purpose]
 
 
 def format_money(amount_minor: int, currency: str) -> str:
@@ -106,7 +133,13 @@ def format_money(amount_minor: int, currency: str) -> str:
 
 
 def template_for(kind: str, context: dict[str, Any]) -> MessageTemplate:
-    """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context."""
+    """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context.
+
+    Raises ``ValueError`` for a kind not spelled ``<subject>.<event>`` (every outbox row's
+    kind comes through here or is a partner event type).
+    """
+    if not KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"Outbox kinds are spelled <subject>.<event>, not {kind!r}.")
     if kind in TEMPLATES:
         return TEMPLATES[kind]
     if "subject" in context and "message" in context:

@@ -22,7 +22,9 @@ class OutboxMessage(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    kind = models.CharField(max_length=64, help_text="booking_confirmed, otp_issued, ...")
+    kind = models.CharField(
+        max_length=64, help_text="<subject>.<event>: booking.confirmed, otp.arrival, ..."
+    )
     recipient = models.CharField(max_length=500)
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True)

@@ -56,9 +56,10 @@ def notify(
     Call it inside the transaction of the state change it reports; the rows commit or
     roll back with it, and delivery is enqueued only after commit.
 
-    - ``kind``: ``booking_confirmed``, ``booking_reminder``, ``booking_cancelled``,
-      ``refund`` (context: ``amount`` in minor units, ``currency``, ``status``) or any
-      other string when ``context`` carries ``subject`` and ``message``.
+    - ``kind``: a :class:`~notifications.messages.Kind` with a template
+      (``booking.confirmed``, ``booking.cancelled``, ``refund.succeeded`` with context
+      ``amount`` in minor units, ``currency``, ``status`` ...), or any other
+      ``<subject>.<event>`` when ``context`` carries ``subject`` and ``message``.
     - ``recipients``: Users, Staff or :class:`Recipient`s. Email goes to ``email``, SMS
       to ``phone`` when set.
     - ``context``: the text fields, snapshotted by the caller (``bookings.notices``
@@ -110,27 +111,38 @@ def notify(
 
 
 def queue_otp_message(
-    *, booking_id: int, purpose: str, recipient: Any, context: dict[str, Any]
-) -> OutboxMessage:
+    *,
+    booking_id: int,
+    purpose: str,
+    recipient: Any,
+    context: dict[str, Any],
+    kind: str,
+    once_key: str | None = None,
+) -> OutboxMessage | None:
     """Queue "deliver a fresh ``purpose`` code for booking ``booking_id`` to ``recipient``".
 
     The row holds no code: at send time the dispatcher asks the code issuer registered
     for its kind (``notifications.delivery.register_code_issuer``) for a fresh code and
     sends it in the same step, so the plain code exists only in the outgoing message.
     ``context`` (the booking's text fields) is stored in the row. One row covers both the
-    email and the SMS of the recipient, so both carry the same code. Call through
-    ``otp.services.request_code`` (rate limit).
+    email and the SMS of the recipient, so both carry the same code. ``kind`` is the
+    message around the code (``notifications.messages.CODE_KINDS[purpose]``, the plain
+    code message, or the reminder, which carries an arrival code too). ``once_key``:
+    written at most once per key (None when it already was). Codes a customer or
+    partner asks for go through ``otp.services.request_code`` (rate limit).
     """
     target = Recipient.of(recipient)
     if not (target.email or target.phone):
         raise ValueError("The recipient has neither an email address nor a phone number.")
-    kind = {v: k for k, v in OTP_KINDS.items()}[purpose]
+    if OTP_KINDS.get(kind) != purpose:
+        raise ValueError(f"{kind!r} messages do not carry a {purpose} code")
     primary = OutboxMessage.Channel.EMAIL if target.email else OutboxMessage.Channel.SMS
+    fields = {**context, "booking_id": booking_id}
     row = OutboxMessage(
         channel=primary,
         kind=kind,
         recipient=target.email or target.phone,
-        subject=template_for(kind, {}).subject.format(booking_id=booking_id),
+        subject=" ".join(template_for(kind, {}).subject.format(**fields).split())[:255],
         body="(the one-time code is generated when the message is sent and never stored)",
         payload={
             "otp_purpose": purpose,
@@ -140,7 +152,10 @@ def queue_otp_message(
         booking_id=booking_id,
         available_at=timezone.now(),
     )
-    _insert(row, guarded=False)
+    if once_key:
+        row.dedupe_key = f"{once_key}:{row.channel}:{row.recipient}"[:200]
+    if not _insert(row, guarded=bool(once_key)):
+        return None
     deliver_after_commit([row.pk])
     return row
 

@@ -15,15 +15,22 @@ from django.dispatch import receiver
 from bookings.models import BookingStatus
 from bookings.signals import booking_moved, booking_status_changed
 from notifications.delivery import register_code_issuer
-from notifications.messages import OTP_KINDS
+from notifications.messages import OTP_KINDS, Kind
 from otp.models import OtpPurpose
 from otp.service_day import completion_code_recipient
-from otp.services import issue_code_for_message, request_code, retire_codes
+from otp.services import (
+    issue_code_for_message,
+    issue_code_for_reminder,
+    request_code,
+    retire_codes,
+)
 
 logger = logging.getLogger(__name__)
 
 for _kind in OTP_KINDS:
-    register_code_issuer(_kind, issue_code_for_message)
+    register_code_issuer(
+        _kind, issue_code_for_reminder if _kind == Kind.BOOKING_REMINDER else issue_code_for_message
+    )
 
 
 @receiver(booking_status_changed, dispatch_uid="otp.codes_on_status_change")

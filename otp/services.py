@@ -5,7 +5,8 @@ Guarantees:
 * Codes are 6 digits from ``secrets`` (a CSPRNG). Only ``HMAC-SHA256(key,
   "booking:purpose:code")`` is stored; the key is ``settings.OTP_HASH_KEY`` or,
   when that is empty, derived from ``SECRET_KEY``. Comparison is constant-time.
-* A code expires after ``OTP_TTL_MINUTES``, is used at most once, and dies after
+* A code expires after ``OTP_TTL_MINUTES`` (the arrival code of the day-of reminder when
+  its slot ends, see :func:`issue_code_for_reminder`), is used at most once, and dies after
   ``MAX_WRONG_ATTEMPTS`` wrong guesses. Issuing a code supersedes the previous
   active code of the same booking and purpose.
 * Issuing is rate-limited per booking and purpose (``OTP_ISSUE_LIMIT`` per
@@ -34,6 +35,7 @@ from bookings.notices import booking_context
 from bookings.transitions import record_event
 from common.locking import lock
 from notifications.errors import SkipMessage
+from notifications.messages import CODE_KINDS, kinds_carrying
 from notifications.models import OutboxMessage
 from notifications.services import queue_otp_message
 from otp.errors import (
@@ -94,13 +96,14 @@ def request_code(
                 minutes=getattr(settings, "OTP_ISSUE_WINDOW_MINUTES", 10)
             )
             recent = OutboxMessage.objects.filter(
-                booking=booking, kind=f"otp_{purpose}", created_at__gte=window_start
+                booking=booking, kind__in=kinds_carrying(purpose), created_at__gte=window_start
             ).count()
             if recent >= getattr(settings, "OTP_ISSUE_LIMIT", 3):
                 raise OtpRateLimited()
         return queue_otp_message(
             booking_id=booking.pk,
             purpose=purpose,
+            kind=CODE_KINDS[purpose],
             recipient=recipient,
             context=booking_context(booking),
         )
@@ -116,7 +119,13 @@ def retire_codes(*, booking_id: int, purpose: str) -> int:
 
 
 @transaction.atomic
-def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None) -> str:
+def issue_code(
+    *,
+    booking_id: int,
+    purpose: str,
+    requested_by: int | None = None,
+    until_slot_end: bool = False,
+) -> str:
     """Create a new code for the booking's step and return it (plain, for sending only).
 
     Supersedes the previous unused code of the same purpose in the same transaction,
@@ -127,13 +136,15 @@ def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None
     code the customer already received.
     Never log or store the returned value.
     """
-    status = lock(Booking.objects.filter(pk=booking_id)).values_list("status", flat=True).first()
+    status, slot_end = lock(Booking.objects.filter(pk=booking_id)).values_list(
+        "status", "slot_end"
+    ).first() or (None, None)
     if status != STATUS_FOR_PURPOSE[purpose]:
         raise OtpNotNeeded(f"booking {booking_id} is {status}; no {purpose} code is needed")
     if (
         requested_by is not None
         and OutboxMessage.objects.filter(
-            booking_id=booking_id, kind=f"otp_{purpose}", pk__gt=requested_by
+            booking_id=booking_id, kind__in=kinds_carrying(purpose), pk__gt=requested_by
         ).exists()
     ):
         raise OtpNotNeeded(f"a newer {purpose} code was requested for booking {booking_id}")
@@ -142,11 +153,14 @@ def issue_code(*, booking_id: int, purpose: str, requested_by: int | None = None
         booking_id=booking_id, purpose=purpose, used_at__isnull=True, superseded_at__isnull=True
     ).update(superseded_at=now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    expires_at = now + timedelta(minutes=settings.OTP_TTL_MINUTES)
+    if until_slot_end and slot_end is not None:
+        expires_at = max(expires_at, slot_end)
     otp = BookingOtp.objects.create(
         booking_id=booking_id,
         purpose=purpose,
         code_hash=hash_code(booking_id=booking_id, purpose=purpose, code=code),
-        expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+        expires_at=expires_at,
     )
     record_event(
         booking_id=booking_id,
@@ -163,6 +177,22 @@ def issue_code_for_message(*, booking_id: int, purpose: str, requested_by: int) 
     code, or :class:`~notifications.errors.SkipMessage` when none is needed any more."""
     try:
         return issue_code(booking_id=booking_id, purpose=purpose, requested_by=requested_by)
+    except OtpNotNeeded as exc:
+        raise SkipMessage(str(exc)) from None
+
+
+def issue_code_for_reminder(*, booking_id: int, purpose: str, requested_by: int) -> str:
+    """The code issuer of the day-of reminder: like :func:`issue_code_for_message`, but
+    the code stays valid until the slot ends. The reminder goes out well before the
+    arrival (``BOOKING_REMINDER_MINUTES``), and a code that expired on the way would make
+    every customer ask for another; guessing stays bounded by ``MAX_WRONG_ATTEMPTS``."""
+    try:
+        return issue_code(
+            booking_id=booking_id,
+            purpose=purpose,
+            requested_by=requested_by,
+            until_slot_end=True,
+        )
     except OtpNotNeeded as exc:
         raise SkipMessage(str(exc)) from None
 

@@ -51,10 +51,15 @@ class BookingPaymentField(serializers.Field):
         return render(PaymentHandleSerializer, payment) if payment is not None else None
 
 
+# Ids are bigints: a larger number can name nothing, and the seat-taking SQL would fail on it.
+MAX_ID = 2**63 - 1
+
+
 class BookingCreateSerializer(serializers.Serializer):
-    slot_id = serializers.IntegerField(min_value=1)
+    slot_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     variant_id = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_ID,
         help_text="A variant the slot's partner offers (else 400 `variant_not_offered`) "
         "whose `duration_minutes` fits in the slot, `end - start` (else 400 "
         "`variant_does_not_fit`).",

@@ -21,12 +21,13 @@ from bookings.waitlist.services import (
 )
 from common.links import public_url
 from common.problems import DomainError
+from notifications.messages import Kind
 from payments.models import Payment
 from payments.orders import checkout_link, start_payment
 
 logger = logging.getLogger(__name__)
 
-OFFER_NOTIFICATION_KIND = "waitlist_offer"
+OFFER_NOTIFICATION_KIND = Kind.WAITLIST_OFFER
 
 
 def start_offer(*, booking_id: int) -> Payment | None:

@@ -121,6 +121,31 @@ class RefundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CustomerRefundSerializer(serializers.ModelSerializer):
+    """A refund as its customer sees it (no gateway ids, attempts or errors)."""
+
+    booking_id = serializers.IntegerField(read_only=True)
+    amount = serializers.IntegerField(
+        source="amount_minor", read_only=True, help_text="Minor units (paise, cents)."
+    )
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "booking_id",
+            "amount",
+            "currency",
+            "percent",
+            "source",
+            "reason",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
 class RefundListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Refund.Status.choices, required=False)
     source = serializers.ChoiceField(choices=Refund.Source.choices, required=False)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from bookings.models import Booking
 from bookings.notices import notify_customer
 from bookings.transitions import record_event
+from notifications.messages import Kind
 from payments.gateways import GatewayError, get_gateway
 from payments.services import flag_payment
 from refunds.models import Refund
@@ -272,7 +273,7 @@ def _notify_refund(refund: Refund) -> None:
         "customer", "slot", "partner__city", "variant__service"
     ).get(pk=refund.booking_id)
     notify_customer(
-        kind="refund",
+        kind=Kind.REFUND_SUCCEEDED,
         booking=booking,
         context={
             "amount": refund.amount_minor,

@@ -116,11 +116,11 @@ def test_a_confirmed_booking_moves_to_another_slot_without_moving_money(
     assert (booking.slot_start, booking.slot_end) == (target.start, target.end)
     # The customer's email, the partner's webhook, a new arrival code (the old one is dead).
     outbox = OutboxMessage.objects.filter(booking_id=paid.pk)
-    assert outbox.filter(kind="booking_rescheduled", recipient=paid.customer.email).exists()
-    hook = json.loads(outbox.get(kind="booking.rescheduled").body)
+    assert outbox.filter(kind="booking.rescheduled", recipient=paid.customer.email).exists()
+    hook = json.loads(outbox.get(kind="booking.rescheduled", channel="webhook").body)
     assert hook["data"]["slot_id"] == target.pk
     assert hook["data"]["previous_slot_id"] == old_slot.pk
-    assert outbox.filter(kind="otp_arrival").count() == 1
+    assert outbox.filter(kind="otp.arrival").count() == 1
     old_code.refresh_from_db()
     assert old_code.superseded_at is not None
 
@@ -144,7 +144,7 @@ def test_an_unpaid_booking_keeps_its_hold_and_its_partner_hears_nothing(
     booking.refresh_from_db()
     assert booking.slot_id == target.pk
     kinds = set(OutboxMessage.objects.filter(booking_id=booking.pk).values_list("kind", flat=True))
-    assert kinds == {"booking_rescheduled"}  # no webhook, no arrival code before payment
+    assert kinds == {"booking.rescheduled"}  # no webhook, no arrival code before payment
 
 
 @pytest.mark.django_db

@@ -99,7 +99,7 @@ def test_a_cancelled_booking_offers_its_seat_to_the_first_in_line(
     assert BookingEvent.objects.filter(booking=offer, kind="waitlist_offer").count() == 1
     payment = Payment.objects.get(booking=offer)
     assert payment.gateway == "sandbox"
-    message = OutboxMessage.objects.get(kind="waitlist_offer")
+    message = OutboxMessage.objects.get(kind="waitlist.offer")
     assert message.recipient == first.customer.email
     assert message.booking_id == offer.pk
     assert payment.checkout_url in message.body
@@ -175,7 +175,7 @@ def test_an_unpaid_offer_expires_and_passes_to_the_next_in_line(
     assert second.status == WaitlistStatus.OFFERED
     assert second.offered_booking.status == BookingStatus.PENDING_PAYMENT
     assert second.offered_booking.hold_expires_at > later
-    assert OutboxMessage.objects.filter(kind="waitlist_offer").count() == 2
+    assert OutboxMessage.objects.filter(kind="waitlist.offer").count() == 2
     slot.refresh_from_db()
     assert slot.booked == 1
 
@@ -382,4 +382,4 @@ def test_when_the_payment_cannot_be_started_the_offer_waits_out_its_hold_silentl
     assert entry.status == WaitlistStatus.OFFERED
     assert entry.offered_booking.status == BookingStatus.PENDING_PAYMENT
     assert not Payment.objects.filter(booking=entry.offered_booking).exists()
-    assert not OutboxMessage.objects.filter(kind="waitlist_offer").exists()
+    assert not OutboxMessage.objects.filter(kind="waitlist.offer").exists()

@@ -124,7 +124,7 @@ def test_a_cancel_with_the_broker_down_answers_200_and_the_sweeps_deliver_it_lat
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.REFUNDED
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CANCELLED
     # The refund's own notice went out too, nothing is left behind in the outbox.
-    assert OutboxMessage.objects.filter(booking=booking, kind="refund").exists()
+    assert OutboxMessage.objects.filter(booking=booking, kind="refund.succeeded").exists()
     assert not OutboxMessage.objects.filter(
         status__in=(OutboxMessage.Status.PENDING, OutboxMessage.Status.SENDING)
     ).exists()

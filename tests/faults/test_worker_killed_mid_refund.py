@@ -213,7 +213,7 @@ class RefundInFlight:
         assert Refund.objects.filter(booking=self.booking).count() == 1
         # The notices were delivered at least once by the broker, and each sent once.
         sent = self.notices().values_list("kind", "status", "attempts")
-        assert sorted(sent) == [("booking_cancelled", "sent", 1), ("refund", "sent", 1)]
+        assert sorted(sent) == [("booking.cancelled", "sent", 1), ("refund.succeeded", "sent", 1)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -250,7 +250,7 @@ def test_a_worker_killed_mid_refund_refunds_exactly_once(tmp_path):
             "the refund to succeed",
         )
         run.wait_until(
-            lambda: run.notices().filter(kind="refund", status="sent").exists(),
+            lambda: run.notices().filter(kind="refund.succeeded", status="sent").exists(),
             "worker 2 to deliver the refund notice",
         )
         kill_worker(run.workers[1], signal.SIGTERM)  # warm shutdown

@@ -12,6 +12,7 @@ from bookings.tasks import enqueue_booking_reminders
 from bookings.transitions import transition_booking
 from conftest import authed_client
 from notifications.delivery import deliver
+from notifications.messages import Kind
 from notifications.models import OutboxMessage
 from notifications.tasks import dispatch_outbox
 from otp.models import BookingOtp
@@ -93,7 +94,7 @@ def test_a_failed_code_message_is_retried_with_a_fresh_code(
     FailingEmailBackend.reset(failures=2)  # the "confirmed" email, then the code email
     with django_capture_on_commit_callbacks(execute=True):
         booking = confirmed_booking()
-    row = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    row = OutboxMessage.objects.get(booking=booking, kind="otp.arrival")
     assert row.status == OutboxMessage.Status.PENDING
     with time_machine.travel(row.available_at + timedelta(seconds=1)):
         assert dispatch_outbox() == 2
@@ -110,7 +111,7 @@ def test_a_retried_old_code_message_does_not_kill_the_newer_code(
     FailingEmailBackend.reset(failures=2)  # the "confirmed" email, then the first code email
     with django_capture_on_commit_callbacks(execute=True):
         booking = confirmed_booking()
-    old_row = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    old_row = OutboxMessage.objects.get(booking=booking, kind="otp.arrival")
     assert old_row.status == OutboxMessage.Status.PENDING  # waiting for its retry
     with django_capture_on_commit_callbacks(execute=True):
         response = authed_client(booking.customer).post(f"/api/v1/bookings/{booking.pk}/resend-otp")
@@ -178,7 +179,7 @@ def test_a_code_message_for_a_booking_that_moved_on_is_skipped(django_capture_on
             reason="customer changed plans",
         )
     dispatch_outbox()
-    row = OutboxMessage.objects.get(kind="otp_arrival")
+    row = OutboxMessage.objects.get(kind="otp.arrival")
     assert row.status == OutboxMessage.Status.SKIPPED
     assert not BookingOtp.objects.exists()
     cancelled = [m for m in mail.outbox if "cancelled" in m.subject]
@@ -213,7 +214,7 @@ def test_reminders_are_queued_once_for_bookings_starting_soon():
     )
     assert enqueue_booking_reminders() == 1
     assert enqueue_booking_reminders() == 0
-    reminders = OutboxMessage.objects.filter(kind="booking_reminder")
+    reminders = OutboxMessage.objects.filter(kind=Kind.BOOKING_REMINDER)
     assert [r.booking_id for r in reminders] == [soon.pk]
     assert reminders[0].recipient == soon.customer.email
     assert not OutboxMessage.objects.filter(booking=later).exists()
@@ -238,4 +239,4 @@ def test_mark_complete_without_any_reachable_contact_still_moves_and_resend_is_4
         response = client.post(path)
     assert response.status_code == 409
     assert response.json()["code"] == "otp_no_recipient"
-    assert not OutboxMessage.objects.filter(kind="otp_completion").exists()
+    assert not OutboxMessage.objects.filter(kind="otp.completion").exists()

@@ -182,7 +182,9 @@ def test_partner_without_webhook_url_gets_no_webhook_row(django_capture_on_commi
 
     assert not webhook_rows().exists()
     # The customer's own notifications are unaffected.
-    assert OutboxMessage.objects.filter(booking=booking, kind="booking_confirmed").exists()
+    assert OutboxMessage.objects.filter(
+        booking=booking, kind="booking.confirmed", channel=OutboxMessage.Channel.EMAIL
+    ).exists()
 
 
 def test_the_row_is_written_in_the_status_change_transaction_and_sent_only_after_commit(

@@ -36,14 +36,14 @@ def test_outbox_admin_lists_messages_with_filters(admin_client, django_capture_o
     response = admin_client.get("/admin/notifications/outboxmessage/?status=sent&channel=email")
     assert response.status_code == 200
     page = response.content.decode()
-    assert booking.customer.email in page and "otp_arrival" in page
+    assert booking.customer.email in page and "otp.arrival" in page
 
 
 def test_no_admin_page_shows_a_sent_code(admin_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         booking = confirmed_booking()
     code = last_code(mail.outbox, to=booking.customer.email, booking_id=booking.pk)
-    message = OutboxMessage.objects.get(booking=booking, kind="otp_arrival")
+    message = OutboxMessage.objects.get(booking=booking, kind="otp.arrival")
     assert message.status == OutboxMessage.Status.SENT
 
     pages = [

@@ -125,7 +125,7 @@ def test_issuing_is_rate_limited_per_booking(arrival, django_capture_on_commit_c
     assert statuses == [202, 202, 429]
     response = customer_client.post(path)
     assert response.json()["code"] == "otp_rate_limited"
-    assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 3
+    assert OutboxMessage.objects.filter(booking=booking, kind="otp.arrival").count() == 3
 
     with time_machine.travel(timezone.now() + timedelta(minutes=11)):
         assert customer_client.post(path).status_code == 202
@@ -245,4 +245,4 @@ def test_concurrent_resends_cannot_exceed_the_issue_limit(settings):
     statuses = run_concurrently(6, lambda _: authed_client(booking.customer).post(path).status_code)
 
     assert sorted(statuses) == [202, 202, 429, 429, 429, 429]
-    assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 3
+    assert OutboxMessage.objects.filter(booking=booking, kind="otp.arrival").count() == 3

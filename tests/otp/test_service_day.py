@@ -264,7 +264,7 @@ def test_nobody_can_act_on_another_ones_booking(day):
     assert (fresh.status, fresh.assigned_staff_id) == (BookingStatus.CONFIRMED, None)
     otp = BookingOtp.objects.get(booking=booking)
     assert (otp.attempts, otp.used_at) == (0, None)
-    assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 1
+    assert OutboxMessage.objects.filter(booking=booking, kind="otp.arrival").count() == 1
 
 
 def test_resend_otp_after_arrival_is_409_and_sends_nothing(day):
@@ -272,7 +272,7 @@ def test_resend_otp_after_arrival_is_409_and_sends_nothing(day):
     Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.IN_PROGRESS)
     response = day["customer_client"].post(url(booking.pk, "resend-otp", provider=False))
     assert response.status_code == 409
-    assert OutboxMessage.objects.filter(booking=booking, kind="otp_arrival").count() == 1
+    assert OutboxMessage.objects.filter(booking=booking, kind="otp.arrival").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -281,7 +281,7 @@ def test_sandbox_refunds_succeed_offline(captured_payment, django_capture_on_com
     # The customer is told once, through the outbox.
     from notifications.models import OutboxMessage
 
-    messages = OutboxMessage.objects.filter(kind="refund", booking=payment.booking)
+    messages = OutboxMessage.objects.filter(kind="refund.succeeded", booking=payment.booking)
     assert messages.exists()
     assert {m.recipient for m in messages} <= {payment.booking.customer.email, ""} | {
         getattr(payment.booking.customer, "phone", "")

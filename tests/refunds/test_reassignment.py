@@ -90,16 +90,18 @@ def test_a_free_partner_at_the_same_time_takes_the_booking_over(paid, city, serv
     # Both partners hear about it (each about its own slot), the customer by email.
     hooks = {
         json.loads(row.body)["data"]["partner_id"]: json.loads(row.body)["data"]
-        for row in OutboxMessage.objects.filter(kind="booking.reassigned", booking_id=paid.pk)
+        for row in OutboxMessage.objects.filter(
+            kind="booking.reassigned", booking_id=paid.pk, channel=OutboxMessage.Channel.WEBHOOK
+        )
     }
     assert hooks[old_partner.pk]["slot_id"] == old_slot.pk
     assert hooks[old_partner.pk]["direction"] == "away"
     assert hooks[new_partner.pk]["slot_id"] == new_slot.pk
     assert hooks[new_partner.pk]["direction"] == "to_you"
     assert OutboxMessage.objects.filter(
-        kind="booking_reassigned", booking_id=paid.pk, recipient=paid.customer.email
+        kind="booking.reassigned", booking_id=paid.pk, recipient=paid.customer.email
     ).exists()
-    assert OutboxMessage.objects.filter(kind="otp_arrival", booking_id=paid.pk).exists()
+    assert OutboxMessage.objects.filter(kind="otp.arrival", booking_id=paid.pk).exists()
     # The booking left the old partner's list and joined the new one's.
     old_view = authed_client(old_partner.user).get(f"/api/v1/provider/bookings/{paid.pk}")
     assert old_view.status_code == 404
