@@ -27,7 +27,7 @@ def staff_admin(support_staff) -> Client:
 
 @pytest.fixture
 def outbox_message(db):
-    def make(*, status: str, kind: str = "booking_confirmed") -> OutboxMessage:
+    def make(*, status: str, kind: str = "booking.confirmed") -> OutboxMessage:
         return OutboxMessage.objects.create(
             channel=OutboxMessage.Channel.EMAIL,
             kind=kind,

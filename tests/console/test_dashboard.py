@@ -49,8 +49,8 @@ def marketplace(frozen, outbox_message, refund, webhook_event):
     CapturedPaymentFactory(amount_minor=30000, flagged=True, flag_reason="amount mismatch")
     refund(status=Refund.Status.FAILED, last_error="GatewayError: 400")
     refund(status=Refund.Status.PENDING)
-    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking_cancelled")
-    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking_reminder")
+    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking.cancelled")
+    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking.reminder")
     outbox_message(status=OutboxMessage.Status.PENDING)
     webhook_event(outcome="processed", minutes_ago=5)
     webhook_event(outcome="flagged", minutes_ago=20)
@@ -80,7 +80,7 @@ def test_dashboard_shows_the_figures_of_the_rows(staff_admin, marketplace):
     assert shown[("Needs attention", "Refunds in flight")] == 1
     assert shown[("Needs attention", "Flagged payments")] == 1
     assert shown[("Needs attention", "Outbox failures")] == 2
-    assert shown[("Needs attention", "Outbox failures: booking_cancelled")] == 1
+    assert shown[("Needs attention", "Outbox failures: booking.cancelled")] == 1
     assert shown[("Needs attention", "Outbox pending")] == 1
     assert shown[("Webhook events, last hour", "Received")] == 2
     assert shown[("Webhook events, last hour", "Flagged")] == 1

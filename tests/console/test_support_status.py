@@ -67,10 +67,10 @@ def test_empty_marketplace_reads_zero_everywhere(support_api):
 
 @pytest.mark.django_db
 def test_figures_move_with_the_rows(support_api, outbox_message, refund, webhook_event):
-    outbox_message(status=OutboxMessage.Status.PENDING, kind="booking_confirmed")
-    outbox_message(status=OutboxMessage.Status.PENDING, kind="booking_confirmed")
-    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking_cancelled")
-    outbox_message(status=OutboxMessage.Status.SENT, kind="booking_confirmed")  # not counted
+    outbox_message(status=OutboxMessage.Status.PENDING, kind="booking.confirmed")
+    outbox_message(status=OutboxMessage.Status.PENDING, kind="booking.confirmed")
+    outbox_message(status=OutboxMessage.Status.FAILED, kind="booking.cancelled")
+    outbox_message(status=OutboxMessage.Status.SENT, kind="booking.confirmed")  # not counted
     refund(status=Refund.Status.PENDING)
     refund(status=Refund.Status.PROCESSING, last_error="GatewayError: 503")
     refund(status=Refund.Status.FAILED, last_error="GatewayError: 400")
@@ -87,8 +87,8 @@ def test_figures_move_with_the_rows(support_api, outbox_message, refund, webhook
     body = support_api.get(URL).json()
 
     assert body["outbox"] == {
-        "pending": {"total": 2, "by_kind": {"booking_confirmed": 2}},
-        "failed": {"total": 1, "by_kind": {"booking_cancelled": 1}},
+        "pending": {"total": 2, "by_kind": {"booking.confirmed": 2}},
+        "failed": {"total": 1, "by_kind": {"booking.cancelled": 1}},
     }
     # processing with an error and failed need attention; pending and processing fly
     assert body["refunds"] == {"in_flight": 2, "needing_attention": 2}
