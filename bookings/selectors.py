@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -16,10 +15,10 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -74,25 +73,48 @@ def _offering_partner(*, service: Service, variant: ServiceVariant | None) -> Ex
     return Exists(offers)
 
 
-def _price_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
-    """The partner's bookable offerings of the job, best first: those that fit the outer
-    slot before the others, then the cheapest."""
-    offers = (
-        bookable_offerings()
-        .alias(
-            needs=ExpressionWrapper(
-                F("variant__duration_minutes") * Value(timedelta(minutes=1)),
-                output_field=DurationField(),
-            )
+class MinutesBetween(Func):
+    """Whole minutes from the first datetime to the second, on PostgreSQL and on the
+    embedded SQLite default alike (Django cannot multiply an integer by a duration on
+    SQLite, so a variant's minutes are compared with the slot's minutes instead)."""
+
+    arity = 2
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        (start, start_params), (end, end_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
         )
-        .annotate(
-            fits=ExpressionWrapper(Q(needs__lte=OuterRef("length")), output_field=BooleanField())
+        return (
+            f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})) / 60)::integer",
+            (*end_params, *start_params),
         )
-        .filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
-    )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        (start, start_params), (end, end_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        # julianday() is in days as a float: round to whole minutes before comparing.
+        return (
+            f"CAST(ROUND((julianday({end}) - julianday({start})) * 1440) AS INTEGER)",
+            (*end_params, *start_params),
+        )
+
+
+def _price_offer(*, service: Service, variant: ServiceVariant | None, column: str) -> Coalesce:
+    """One column of the partner's offering that prices the job: its cheapest bookable
+    offering that fits the outer slot (``length_minutes``), else its cheapest one.
+
+    Two subqueries rather than one ordered by "fits": SQLite refuses an outer column in a
+    correlated subquery's ORDER BY (its WHERE is fine), and every column of the pair comes
+    from the same offering because none of them is ever null.
+    """
+    offers = bookable_offerings().filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
     if variant is not None:
         offers = offers.filter(variant_id=variant.pk)
-    return offers.order_by("-fits", "price_minor", "variant_id")
+    offers = offers.order_by("price_minor", "variant_id").values(column)
+    fitting = offers.filter(variant__duration_minutes__lte=OuterRef("length_minutes"))
+    return Coalesce(Subquery(fitting[:1]), Subquery(offers[:1]))
 
 
 def assignment_candidates(
@@ -136,7 +158,7 @@ def assignment_candidates(
     """
     now = now or timezone.now()
     tz = ZoneInfo(city.time_zone)
-    offers = _price_offers(service=service, variant=variant)
+    offer = {"service": service, "variant": variant}
     # Seat-holding bookings of the same partner on the same local day. The +-1 day
     # window on start keeps the lookup an index range scan; TruncDate makes it exact.
     day_bookings = (
@@ -154,7 +176,8 @@ def assignment_candidates(
         .values("n")
     )
     slots = Slot.objects.alias(
-        length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
+        length=ExpressionWrapper(F("end") - F("start"), output_field=DurationField()),
+        length_minutes=MinutesBetween("start", "end"),
     ).filter(
         _offering_partner(service=service, variant=variant),
         blocked=False,
@@ -183,9 +206,9 @@ def assignment_candidates(
             front_rank=Window(Rank(), order_by=F("partner__rating").desc()),
             local_day=TruncDate("start", tzinfo=tz),
             day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
-            offer_variant_id=Subquery(offers.values("variant_id")[:1]),
-            offer_price_minor=Subquery(offers.values("price_minor")[:1]),
-            offer_currency=Subquery(offers.values("currency")[:1]),
+            offer_variant_id=_price_offer(**offer, column="variant_id"),
+            offer_price_minor=_price_offer(**offer, column="price_minor"),
+            offer_currency=_price_offer(**offer, column="currency"),
         )
         .filter(front_rank=1)
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
