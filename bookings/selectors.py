@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -19,7 +18,6 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -74,25 +72,34 @@ def _offering_partner(*, service: Service, variant: ServiceVariant | None) -> Ex
     return Exists(offers)
 
 
-def _price_offers(*, service: Service, variant: ServiceVariant | None) -> QuerySet:
-    """The partner's bookable offerings of the job, best first: those that fit the outer
-    slot before the others, then the cheapest."""
-    offers = (
-        bookable_offerings()
-        .alias(
-            needs=ExpressionWrapper(
-                F("variant__duration_minutes") * Value(timedelta(minutes=1)),
-                output_field=DurationField(),
-            )
-        )
-        .annotate(
-            fits=ExpressionWrapper(Q(needs__lte=OuterRef("length")), output_field=BooleanField())
-        )
-        .filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
-    )
+def _price_offers(*, service: Service, variant: ServiceVariant | None) -> tuple[QuerySet, QuerySet]:
+    """The partner's bookable offerings of the job, cheapest first: those that fit the
+    outer slot, and all of them (the fallback when none fits).
+
+    Two querysets rather than one ordered by "fits": SQLite refuses a reference to the
+    outer query in a subquery's ORDER BY ("no such column"), and the embedded default
+    runs this queryset; in WHERE it is fine everywhere.
+    """
+    offers = bookable_offerings().filter(partner_id=OuterRef("partner_id"), service_id=service.pk)
     if variant is not None:
         offers = offers.filter(variant_id=variant.pk)
-    return offers.order_by("-fits", "price_minor", "variant_id")
+    offers = offers.order_by("price_minor", "variant_id")
+    fitting = offers.alias(
+        # The column is a PositiveIntegerField, which SQLite's duration arithmetic
+        # refuses ("Invalid arguments for operator *"): typed as a plain integer.
+        needs=ExpressionWrapper(
+            ExpressionWrapper(F("variant__duration_minutes"), output_field=IntegerField())
+            * Value(timedelta(minutes=1), output_field=DurationField()),
+            output_field=DurationField(),
+        )
+    ).filter(needs__lte=OuterRef("length"))
+    return fitting, offers
+
+
+def _best_offer(fitting: QuerySet, offers: QuerySet, field: str) -> Coalesce:
+    """``field`` of the cheapest fitting offering, else of the cheapest one (the columns
+    are never NULL, so the three fields always come from the same row)."""
+    return Coalesce(Subquery(fitting.values(field)[:1]), Subquery(offers.values(field)[:1]))
 
 
 def assignment_candidates(
@@ -136,7 +143,7 @@ def assignment_candidates(
     """
     now = now or timezone.now()
     tz = ZoneInfo(city.time_zone)
-    offers = _price_offers(service=service, variant=variant)
+    fitting, offers = _price_offers(service=service, variant=variant)
     # Seat-holding bookings of the same partner on the same local day. The +-1 day
     # window on start keeps the lookup an index range scan; TruncDate makes it exact.
     day_bookings = (
@@ -183,9 +190,9 @@ def assignment_candidates(
             front_rank=Window(Rank(), order_by=F("partner__rating").desc()),
             local_day=TruncDate("start", tzinfo=tz),
             day_bookings=Coalesce(Subquery(day_bookings, output_field=IntegerField()), Value(0)),
-            offer_variant_id=Subquery(offers.values("variant_id")[:1]),
-            offer_price_minor=Subquery(offers.values("price_minor")[:1]),
-            offer_currency=Subquery(offers.values("currency")[:1]),
+            offer_variant_id=_best_offer(fitting, offers, "variant_id"),
+            offer_price_minor=_best_offer(fitting, offers, "price_minor"),
+            offer_currency=_best_offer(fitting, offers, "currency"),
         )
         .filter(front_rank=1)
         .order_by("start", "-partner__rating", "day_bookings", "partner_id", "pk")
