@@ -190,6 +190,17 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The sandbox gateway's memory of its orders (payments.gateways.sandbox): what its checkout
+# page took is read by reconciliation, which runs in beat or `manage.py reconcile_payments`,
+# other processes than the server's. Redis is shared; without it, files under var/.
+CACHES["sandbox"] = (
+    CACHES["default"]
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(BASE_DIR / "var" / "sandbox-gateway"),
+    }
+)
 # django-redis: a connection error is logged and treated as a cache miss, not raised.
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True

@@ -279,7 +279,8 @@ class SlotAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         zone = timezone.get_current_timezone_name()
         for name in ("start", "end"):
-            form.base_fields[name].help_text = f"In {zone}."
+            if name in form.base_fields:  # not for a view-only user (support): no form fields
+                form.base_fields[name].help_text = f"In {zone}."
         return form
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -6,8 +6,8 @@ Razorpay's: ``X-Sandbox-Signature`` = hex HMAC-SHA256 of the raw body keyed with
 ``SANDBOX_WEBHOOK_SECRET``; the event id is ``X-Sandbox-Event-Id`` or the body's
 ``event_id``. Refunds succeed at once with an id derived from the idempotency key.
 
-Like a real gateway it remembers what happened to its orders (in the cache, for a
-week), so reconciliation can ask it: the checkout page's outcome is
+Like a real gateway it remembers what happened to its orders (in the ``sandbox`` cache,
+shared by every process, for a week), so reconciliation can ask it: the checkout page's outcome is
 recorded before its webhook is sent (the *Pay, lose the webhook* button records it and
 sends nothing, to show reconciliation at work).
 """
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.urls import reverse
 
 from common.links import public_url
@@ -68,9 +68,17 @@ def checkout_outcome(order_id: str) -> str | None:
 
 def remember_payment(entity: dict[str, Any]) -> None:
     """The sandbox "gateway" records a payment attempt of an order (what its order
-    payments look-up answers)."""
+    payments look-up answers). In the ``sandbox`` cache, which every process shares (the
+    embedded default's local-memory cache is the server's own; reconciliation runs in
+    beat or a management command)."""
+    memory = caches["sandbox"]
     key = _order_key(str(entity["order_id"]))
-    cache.set(key, [*(cache.get(key) or []), entity], SANDBOX_MEMORY_SECONDS)
+    memory.set(key, [*(memory.get(key) or []), entity], SANDBOX_MEMORY_SECONDS)
+
+
+def remembered_payments(order_id: str) -> list[dict[str, Any]]:
+    """The payment attempts of an order the sandbox recorded, oldest first."""
+    return caches["sandbox"].get(_order_key(order_id)) or []
 
 
 def sign(body: bytes) -> str:
@@ -143,7 +151,7 @@ class SandboxGateway(PaymentGateway):
         return RefundResult(gateway_refund_id="sbx_rfnd_" + digest[:20], status="processed")
 
     def look_up_order(self, *, payment) -> GatewayLookup:
-        payments = cache.get(_order_key(payment.order_id)) or []
+        payments = remembered_payments(payment.order_id)
         answer = {"entity": "collection", "count": len(payments), "items": payments}
         return order_payments_lookup(order_id=payment.order_id, answer=answer)
 

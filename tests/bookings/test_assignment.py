@@ -264,3 +264,38 @@ def test_slots_created_by_the_partner_api_carry_the_partner_city(city, service, 
     created.refresh_from_db()
     assert created.city_id == city.pk
     assert best_assignment(city=city, service=service) == created
+
+
+# --- the embedded SQLite default ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_variant", [False, True])
+def test_the_queryset_runs_on_sqlite(city, service, variant, with_variant):
+    """The embedded default (``make run``) assigns with the queryset on SQLite, which the
+    suite never runs on: the query is compiled for SQLite and run on an in-memory database
+    with the tables it reads. SQLite refuses duration arithmetic on a PositiveIntegerField
+    and a reference to the outer query in a subquery's ORDER BY (both were 503s)."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+    from django.db.utils import ConnectionHandler
+
+    from bookings.models import Booking
+    from partners.models import City, Partner, PartnerOffering, Service, Slot
+
+    sqlite = ConnectionHandler(
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    )["default"]
+    assert isinstance(sqlite, DatabaseWrapper)
+    try:
+        with sqlite.schema_editor() as editor:
+            for model in (City, Service, ServiceVariant, Partner, PartnerOffering, Slot, Booking):
+                editor.create_model(model)
+        query = selectors.assignment_candidates(
+            city=city, service=service, variant=variant if with_variant else None
+        ).query
+        sql, params = query.get_compiler(connection=sqlite).as_sql()
+        with sqlite.cursor() as cursor:
+            cursor.execute(sql, params)
+            assert cursor.fetchall() == []
+    finally:
+        sqlite.close()

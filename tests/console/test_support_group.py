@@ -200,6 +200,10 @@ def test_support_only_looks_at_partners_and_slots(staff_admin):
 
     partners = staff_admin.get("/admin/partners/partner/")
     assert b'value="verify"' not in partners.content
+    # A slot's page opens read-only (its form has no start/end fields to put the zone on).
+    slot_page = staff_admin.get(f"/admin/partners/slot/{slot.pk}/change/")
+    assert slot_page.status_code == 200
+    assert b'name="start' not in slot_page.content
     staff_admin.post(
         "/admin/partners/partner/", {"action": "verify", "_selected_action": [partner.pk]}
     )

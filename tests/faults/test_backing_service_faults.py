@@ -79,6 +79,8 @@ REDIS_DOWN = {
         },
     }
 }
+# The sandbox gateway's memory lives in the same Redis (config/settings.py).
+REDIS_DOWN["sandbox"] = REDIS_DOWN["default"]
 
 
 @pytest.mark.django_db

@@ -4,8 +4,13 @@ through the same verification and processing as any gateway's."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import uuid
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from bookings.models import Booking, BookingStatus
@@ -205,3 +210,43 @@ def test_sandbox_webhook_from_outside_is_verified_with_the_secret(client, sandbo
     assert accepted.status_code == 200
     assert WebhookEvent.objects.get().event_id == json.loads(body)["event_id"]
     assert Booking.objects.get(pk=sandbox_payment.booking_id).status == BookingStatus.CONFIRMED
+
+
+REMEMBER = (
+    "import django, sys; django.setup(); from payments.gateways import sandbox; "
+    "sandbox.remember_payment({'id': 'pay_x', 'order_id': sys.argv[1], 'status': 'captured'})"
+)
+RECALL = (
+    "import django, json, sys; django.setup(); from django.core.cache import caches; "
+    "from payments.gateways import sandbox; "
+    "print(json.dumps(sandbox.remembered_payments(sys.argv[1]))); "
+    "caches['sandbox'].delete(sandbox._order_key(sys.argv[1]))"
+)
+
+
+def test_the_embedded_default_remembers_sandbox_payments_across_processes(tmp_path):
+    """*Pay, lose the webhook* on the server's page is found by reconciliation in beat or
+    ``manage.py reconcile_payments``: other processes, so not the local-memory cache."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY")
+    }
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", SQLITE_PATH=str(tmp_path / "db"))
+    order_id = f"sbx_order_{uuid.uuid4().hex[:20]}"
+
+    def run(code: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code, order_id],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    run(REMEMBER)
+
+    assert json.loads(run(RECALL)) == [{"id": "pay_x", "order_id": order_id, "status": "captured"}]
