@@ -105,11 +105,16 @@ def first_basic_variant(database_url: str) -> int:
 
 
 def make_hot(database_url: str, targets: list[Target], *, capacity: int) -> None:
-    """Give the hot slots room for every request, so all clients fight over few rows."""
+    """Give the hot slots room for every request, so all clients fight over few rows.
+
+    The booking takes seats of the slot and of its seat type in one statement, each
+    within its own capacity: both get the room."""
+    ids = [t.slot_id for t in targets]
     with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE partners_slot SET capacity = %s WHERE id = ANY(%s)", (capacity, ids))
         conn.execute(
-            "UPDATE partners_slot SET capacity = %s WHERE id = ANY(%s)",
-            (capacity, [t.slot_id for t in targets]),
+            "UPDATE partners_slotseattype SET capacity = %s WHERE slot_id = ANY(%s)",
+            (capacity, ids),
         )
 
 
@@ -257,19 +262,32 @@ def raw_run(
 
 
 INVARIANT_SQL = """
-SELECT count(*) FILTER (WHERE s.booked <> coalesce(b.seats, 0)) AS mismatched,
-       count(*) FILTER (WHERE s.booked > s.capacity) AS oversold,
-       coalesce(sum(s.booked), 0) AS seats
-FROM partners_slot AS s
-LEFT JOIN (
-    SELECT slot_id, sum(quantity) AS seats FROM bookings_booking
-    WHERE holds_seats GROUP BY slot_id
-) AS b ON b.slot_id = s.id
+WITH held AS (
+    SELECT slot_id, seat_type, sum(quantity) AS seats FROM bookings_booking
+    WHERE holds_seats GROUP BY slot_id, seat_type
+), slots AS (
+    SELECT count(*) FILTER (WHERE s.booked <> coalesce(b.seats, 0)) AS mismatched,
+           count(*) FILTER (WHERE s.booked > s.capacity) AS oversold,
+           coalesce(sum(s.booked), 0) AS seats
+    FROM partners_slot AS s
+    LEFT JOIN (SELECT slot_id, sum(seats) AS seats FROM held GROUP BY slot_id) AS b
+        ON b.slot_id = s.id
+), seat_types AS (
+    -- Each seat type's own count too: the booking takes both in one statement.
+    SELECT count(*) FILTER (WHERE t.booked <> coalesce(b.seats, 0)) AS mismatched,
+           count(*) FILTER (WHERE t.booked > t.capacity) AS oversold
+    FROM partners_slotseattype AS t
+    LEFT JOIN held AS b ON b.slot_id = t.slot_id AND b.seat_type = t.code
+)
+SELECT slots.mismatched + seat_types.mismatched, slots.oversold + seat_types.oversold,
+       slots.seats
+FROM slots, seat_types
 """
 
 
 def check_invariant(database_url: str) -> dict:
-    """No slot oversold, and booked == seats of seat-holding bookings on every slot."""
+    """No slot or seat type oversold, and booked == seats of the seat-holding bookings on
+    every slot and every seat type (the counts add slots and seat types)."""
     with psycopg.connect(database_url) as conn:
         mismatched, oversold, seats = conn.execute(INVARIANT_SQL).fetchone()
     return {"mismatched": mismatched, "oversold": oversold, "seats": seats}

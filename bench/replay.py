@@ -195,7 +195,13 @@ SELECT_FOR_UPDATE = (
     'SELECT booked, capacity, blocked, partner_id, start, "end" FROM partners_slot '
     "WHERE id = %s FOR UPDATE"
 )
-SEED_TAKE = "UPDATE partners_slot SET booked = booked + %s WHERE id = %s"
+# The slot's seats and its standard seat type's (the inventory a booking keeps today), in
+# one statement like ours, checked by the lock instead of in the WHERE clause.
+SEED_TAKE = """
+WITH slot AS (UPDATE partners_slot SET booked = booked + %(quantity)s WHERE id = %(slot_id)s)
+UPDATE partners_slotseattype SET booked = booked + %(quantity)s
+WHERE slot_id = %(slot_id)s AND code = 'standard'
+"""
 
 
 class SeedDesignWorker:
@@ -237,7 +243,7 @@ class SeedDesignWorker:
                 ).fetchone()
                 if blocked or booked + 1 > capacity:
                     return "409"
-                cur.execute(SEED_TAKE, (1, target.slot_id))
+                cur.execute(SEED_TAKE, {"quantity": 1, "slot_id": target.slot_id})
                 insert_booking(
                     cur,
                     target=target,

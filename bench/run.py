@@ -94,7 +94,8 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def setup_django(database_url: str, redis_url: str) -> None:
+def bench_environment(database_url: str, redis_url: str) -> None:
+    """The settings of every process of the run (migrate, this one, gunicorn, the worker)."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["SECRET_KEY"] = SECRET_KEY
     # Production mode (DATABASE_URL set) has no sandbox unless opted in; the benchmark
@@ -120,6 +121,9 @@ def setup_django(database_url: str, redis_url: str) -> None:
     for name in ("DEBUG", "CELERY_BROKER_URL", "DATABASE_REPLICA_URL"):
         os.environ.pop(name, None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def setup_django() -> None:
     import django
 
     django.setup()
@@ -520,6 +524,9 @@ def main(argv=None) -> int:
     started = time.monotonic()
     machine = report.machine_info(url)
     log(f"database {url}; {partners} partners x {dataset.SLOTS_PER_PARTNER} slots")
+    # Before migrate: production mode (DATABASE_URL set) refuses to start without some
+    # settings (SMS_BACKEND among them), and migrate is a start like any other.
+    bench_environment(url, args.redis_url)
     if args.reuse:
         counts = {"reused": True}
     else:
@@ -529,7 +536,7 @@ def main(argv=None) -> int:
         log("load")
         counts = dataset.load(url, partners=partners, log=log)
         log(f"  {counts}")
-    setup_django(url, args.redis_url)
+    setup_django()
     replay.spread_sequences(url)
     rng = random.Random(7)
 
@@ -570,12 +577,13 @@ def main(argv=None) -> int:
     )
 
     log(f"in-process: one booking captured, {args.cpu_requests} bookings and /auth/me")
-    profile = in_process(
-        profile_target=profile_target,
-        cpu_targets=ceiling,
-        customer_id=customers[0],
-        requests_each=args.cpu_requests,
-    )
+    with inprocess.logs_to_devnull():
+        profile = in_process(
+            profile_target=profile_target,
+            cpu_targets=ceiling,
+            customer_id=customers[0],
+            requests_each=args.cpu_requests,
+        )
     log(
         f"  {profile['statements']} statements, {profile['commits']} commits; CPU "
         f"{profile['cpu_ms_booking']:.2f} ms/booking vs {profile['cpu_ms_me']:.2f} ms /auth/me"
@@ -633,7 +641,8 @@ def main(argv=None) -> int:
         # pending holds and scan all of them (240 ms instead of 1 ms).
         webhooks.analyze(url)
         profiled, payments = payments[:WEBHOOK_PROFILED], payments[WEBHOOK_PROFILED:]
-        webhook_profile = profile_webhooks(profiled)
+        with inprocess.logs_to_devnull():
+            webhook_profile = profile_webhooks(profiled)
         log(
             f"in-process webhook: {webhook_profile['statements']} statements, "
             f"{webhook_profile['commits']} commits, CPU {webhook_profile['cpu_ms']:.2f} ms"

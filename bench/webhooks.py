@@ -27,18 +27,25 @@ WITH wanted AS (
         AS customer_id
     FROM unnest(%(slots)s::bigint[], %(variants)s::bigint[], %(prices)s::int[])
         WITH ORDINALITY AS w(slot_id, variant_id, price, n)
-), taken AS (
+), slot_taken AS (
     UPDATE partners_slot AS s SET booked = s.booked + 1
     FROM wanted AS w
     WHERE s.id = w.slot_id AND NOT s.blocked AND s.booked < s.capacity
     RETURNING s.id, s.partner_id, s.start, s."end", w.variant_id, w.price, w.customer_id
+), taken AS (
+    -- The seat of the slot's standard seat type too, as bookings.seats takes it (the
+    -- slots are free, so both have room).
+    UPDATE partners_slotseattype AS t SET booked = t.booked + 1
+    FROM slot_taken AS s
+    WHERE t.slot_id = s.id AND t.code = 'standard' AND t.booked < t.capacity
+    RETURNING s.*
 ), booked AS (
     INSERT INTO bookings_booking
         (quantity, amount_minor, currency, status, holds_seats, hold_expires_at, created_at,
          updated_at, customer_id, partner_id, slot_id, slot_start, slot_end, variant_id,
-         reschedule_count, counts_as_pending)
+         reschedule_count, counts_as_pending, seat_type)
     SELECT 1, price, 'INR', 'PENDING_PAYMENT', true, now() + interval '1 day', now(), now(),
-           customer_id, partner_id, id, start, "end", variant_id, 0, true
+           customer_id, partner_id, id, start, "end", variant_id, 0, true, 'standard'
     FROM taken
     RETURNING id, amount_minor, currency, customer_id
 ), counted AS (

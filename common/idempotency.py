@@ -308,19 +308,21 @@ class HandlerKey:
 
     def _insert(self, **fields) -> None:
         now = timezone.now()
+        values = {"response_status": None, "response_body": None, **fields}
         try:
-            row = IdempotencyKey.objects.create(
+            pk = IdempotencyKey.objects.insert(
                 user=self.user,
                 key=self.key,
                 method=self.method,
                 path=self.path,
                 request_hash=self.request_hash,
+                created_at=now,
                 expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
-                **fields,
+                **values,
             )
         except IntegrityError:
             raise KeyTaken(self.key) from None
-        self.pk, self.claimed_at = row.pk, row.created_at
+        self.pk, self.claimed_at = pk, now
 
     def _owned(self):
         return IdempotencyKey.objects.filter(

@@ -2,7 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.rendering import render
+from common.rendering import KeptInputFields, render
 from payments.models import Gateway, Payment
 from payments.orders import checkout_link
 
@@ -55,7 +55,9 @@ class BookingPaymentField(serializers.Field):
 MAX_ID = 2**63 - 1
 
 
-class BookingCreateSerializer(serializers.Serializer):
+class BookingCreateSerializer(KeptInputFields, serializers.Serializer):
+    """Every booking request's input: plain fields, built once (``KeptInputFields``)."""
+
     slot_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     variant_id = serializers.IntegerField(
         min_value=1,
