@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from bookings.models import WaitlistEntry
+from common.admin import ReadOnlyAdmin
 from common.admin_time import in_zone
 
 
@@ -14,7 +15,7 @@ class SlotDateFilter(admin.DateFieldListFilter):
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(admin.ModelAdmin):
+class WaitlistEntryAdmin(ReadOnlyAdmin):
     """Read-only: entries are written by bookings.waitlist (join, leave, promotion)."""
 
     # What fits 1400 px; the slot's partner and the offer's details are on the page.
@@ -42,15 +43,6 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Slot (city time)", ordering="slot__start")
     def slot_start(self, entry: WaitlistEntry) -> str:

@@ -10,6 +10,21 @@ def without_bulk_delete(actions: dict) -> dict:
     return actions
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the admin shows and never edits by hand: no Add, no Save buttons, no Delete,
+    and a POST to its page is refused (403). What support may do to it are actions and pages
+    of their own that call the owning app's services."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(admin.ModelAdmin):
     """Read-only: keys are written by the API only."""

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin
 from common.admin_time import in_zone
 from common.money import format_money
 from payments.models import Payment, WebhookEvent
@@ -84,7 +85,9 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
+    # The ledger is append-only; replay is the only way to act on it.
+
     # What fits 1400 px; the gateway's event id (searchable) and processing time are on
     # the page.
     list_display = (
@@ -115,15 +118,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "raw_body",
     )
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # the ledger is append-only; replay is the only way to act on it
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="booking", ordering="booking_id")
     def booking_number(self, event: WebhookEvent) -> str:

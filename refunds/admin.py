@@ -15,6 +15,7 @@ from django.urls import path
 
 import refunds.admin_bookings  # noqa: F401 - registers the booking page
 import refunds.admin_disputes  # noqa: F401 - registers the disputes
+from common.admin import ReadOnlyAdmin
 from common.admin_time import in_zone
 from common.money import format_money
 from common.problems import DomainError
@@ -43,7 +44,10 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdmin):
+    # Refunds are created by services (the manual refund view below); money is read-only
+    # and state changes are actions.
+
     list_display = [
         "id",
         "booking_number",
@@ -78,15 +82,6 @@ class RefundAdmin(admin.ModelAdmin):
     ]
     exclude = ["booking"]
     change_list_template = "admin/refunds/refund/change_list.html"
-
-    def has_add_permission(self, request) -> bool:
-        return False  # refunds are created by services (manual refund view below)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # money is read-only; state changes are actions
 
     # Money moves only with the model permission for it (any staff member could before):
     # support staff need not be superusers, a group can grant exactly these.

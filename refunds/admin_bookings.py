@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from bookings.models import Booking
+from common.admin import ReadOnlyAdmin
 from common.admin_time import in_zone
 from common.locking import waiting
 from common.money import format_money
@@ -37,7 +38,9 @@ class SlotDateFilter(admin.DateFieldListFilter):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(ReadOnlyAdmin):
+    """The booking page: nothing on the record may be edited (no Save buttons)."""
+
     # The columns that matter to support, narrow enough for 1400 px with the sidebar.
     list_display = ("id", "status", "who", "slot_time", "amount", "created")
     list_filter = (
@@ -88,16 +91,6 @@ class BookingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request) -> QuerySet[Booking]:
         return super().get_queryset(request).select_related("partner__city", "variant__service")
-
-    # Nothing on the record may be edited: no Save buttons, a POST is refused (403).
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_cancel_permission(self, request) -> bool:
         # A cancellation records its refund: the permission that moves money, the same

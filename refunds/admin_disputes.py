@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from common.admin import ReadOnlyAdmin
 from common.admin_time import in_zone
 from common.locking import waiting
 from common.money import format_money
@@ -54,7 +55,9 @@ def _currency(dispute: Dispute) -> str:
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ReadOnlyAdmin):
+    # Closed through the resolve/reject pages and actions only.
+
     # Source and gateway status are filters and the page; the list keeps what fits.
     list_display = [
         "id",
@@ -115,15 +118,6 @@ class DisputeAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request) -> QuerySet[Dispute]:
         return super().get_queryset(request).select_related("booking__partner__city")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # closed through the resolve/reject pages and actions only
 
     def has_resolve_permission(self, request) -> bool:
         return request.user.has_perm("refunds.change_dispute")
