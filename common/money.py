@@ -33,12 +33,14 @@ def to_major(amount_minor: int, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
-def format_money(amount_minor: int | None, currency: str) -> str:
-    """``10050, "INR"`` -> ``"INR 100.50"``; thousands grouped, ``"-"`` for no amount."""
+def format_money(amount_minor: int | None, currency: str, *, grouped: bool = True) -> str:
+    """``10050, "INR"`` -> ``"INR 100.50"``; thousands grouped unless ``grouped=False``
+    (messages and the sandbox page print ``"INR 1234.00"``), ``"-"`` for no amount."""
     if amount_minor is None:
         return "-"
     exponent = currency_exponent(currency)
-    return f"{currency} {to_major(amount_minor, currency):,.{exponent}f}"
+    separator = "," if grouped else ""
+    return f"{currency} {to_major(amount_minor, currency):{separator}.{exponent}f}"
 
 
 def parse_money(text: str, currency: str) -> int:

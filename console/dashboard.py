@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from bookings.models import Booking, BookingStatus
+from common.money import format_money
 from console import selectors
-from notifications.messages import format_money
 from notifications.models import OutboxMessage
 from payments.models import Payment, WebhookEvent
 from refunds.models import Dispute, Refund
@@ -121,7 +121,7 @@ def _revenue_panel(at: selectors.Periods) -> Panel:
             figures.append(
                 Figure(
                     f"Captured {label} ({row['currency']})",
-                    format_money(row[key], row["currency"]),
+                    format_money(row[key], row["currency"], grouped=False),
                     changelist(
                         Payment,
                         status__in=captured,

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from common.money import format_money
+
 
 @dataclass(frozen=True)
 class MessageTemplate:
@@ -128,10 +130,6 @@ def kinds_carrying(purpose: str) -> list[str]:
     return [kind for kind, carried in OTP_KINDS.items() if carried == purpose]
 
 
-def format_money(amount_minor: int, currency: str) -> str:
-    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
-
-
 def template_for(kind: str, context: dict[str, Any]) -> MessageTemplate:
     """The template of ``kind``; unknown kinds need ``subject`` and ``message`` in context.
 
@@ -151,7 +149,9 @@ def derived_context(context: dict[str, Any]) -> dict[str, Any]:
     """Fill presentational fields from raw ones (money, optional reason line)."""
     full = dict(context)
     if "amount" in full and "currency" in full:
-        full.setdefault("refund_amount", format_money(int(full["amount"]), full["currency"]))
+        full.setdefault(
+            "refund_amount", format_money(int(full["amount"]), full["currency"], grouped=False)
+        )
     full.setdefault("refund_status", full.get("status", ""))
     reason = full.get("reason") or ""
     full.setdefault("reason_line", f"\nReason: {reason}" if reason else "")

@@ -26,6 +26,7 @@ from django.shortcuts import redirect, render
 from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from common.money import format_money
 from payments.gateways.sandbox import build_payment_webhook, checkout_outcome, claim_checkout
 from payments.models import Gateway, Payment
 
@@ -45,11 +46,6 @@ def _sandbox_payment(order_id: str) -> Payment:
     if payment is None:
         raise Http404("No such sandbox order.")
     return payment
-
-
-def format_minor(amount_minor: int, currency: str) -> str:
-    """``49900, "INR"`` -> ``"INR 499.00"`` (two decimals; integer arithmetic only)."""
-    return f"{currency} {amount_minor // 100}.{amount_minor % 100:02d}"
 
 
 def finished_outcome(payment: Payment) -> str | None:
@@ -72,7 +68,7 @@ def _checkout_page(request, payment: Payment, *, status: int = 200) -> HttpRespo
         {
             "payment": payment,
             "booking": payment.booking,
-            "amount": format_minor(payment.amount_minor, payment.currency),
+            "amount": format_money(payment.amount_minor, payment.currency, grouped=False),
             "outcome": finished_outcome(payment),
         },
         status=status,
@@ -179,6 +175,6 @@ def payment_return(request, order_id: str):
         {
             "payment": payment,
             "booking": payment.booking,
-            "amount": format_minor(payment.amount_minor, payment.currency),
+            "amount": format_money(payment.amount_minor, payment.currency, grouped=False),
         },
     )
